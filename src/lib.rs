@@ -1,0 +1,17 @@
+//! # weaprous — a teaching kit for computer networks
+//!
+//! A socket-level HTTP server with cookie sessions and a hybrid chat, built
+//! as a ladder of labs on the standard library alone. Read the modules
+//! bottom-up, in the order of the labs:
+//!
+//! | lab | modules |
+//! |---|---|
+//! | 1 — TCP echo | [`net`], [`echo`], with [`flags`] and [`clock`] shared by all |
+//!
+//! Lower layers never import higher ones: [`net`] knows nothing of what
+//! travels on its connections.
+
+pub mod clock;
+pub mod echo;
+pub mod flags;
+pub mod net;

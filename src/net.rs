@@ -1,0 +1,423 @@
+//! A reusable TCP server: bind, accept in a loop, one thread per connection.
+//!
+//! This is the ground floor of every lab. It follows the socket calls that
+//! every server makes (`socket`, `bind`, `listen`, then `accept` in a loop;
+//! `std::net::TcpListener::bind` does the first three) and gives each
+//! accepted connection a thread of its own, so that one slow client never
+//! holds up the others (`docs/lab1_echo.md`, "One thread per connection").
+//!
+//! What it adds to a bare accept loop, because a real server needs it:
+//!
+//! - a **cap** on connections served at once ([`Config::max_connections`]):
+//!   a flood of connections is refused instead of exhausting threads and
+//!   file descriptors;
+//! - an `accept` that **fails** (too many open files, say) is logged and
+//!   retried after a growing back-off, never a crash;
+//! - read and write **timeouts** applied to every connection;
+//! - a **shutdown** handle ([`Running::shutdown`]): stop accepting, give
+//!   in-flight connections a grace period, then close what is left.
+//!
+//! It knows nothing of what travels on the connection: lab 1 echoes bytes,
+//! lab 2 speaks HTTP, lab 5 speaks its own framed protocol. Each of them is a
+//! [`Service`].
+//!
+//! Left out on purpose: a thread pool and non-blocking I/O (`epoll`). A
+//! thread per connection is the simplest model that is correct, and with
+//! small stacks it holds thousands of connections (see
+//! `docs/benchmarks.md`).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Connections served at once before new ones are refused.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Stack size of a connection thread. The default of 2 MiB would reserve
+/// 2 GiB of address space for 1,000 connections; what a handler really
+/// uses is a few tens of KiB, and the kernel only backs touched pages.
+pub const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// First pause after a failed `accept`; it doubles up to [`ACCEPT_BACKOFF_MAX`].
+const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(10);
+
+/// Longest pause between retries of a failing `accept`.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// After the grace period, how long shutdown waits for force-closed
+/// connections' threads to notice and end.
+const FORCED_CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// How a [`Server`] treats each connection.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Connections served at once; one more is handed to [`Service::refuse`].
+    pub max_connections: usize,
+    /// Applied to every accepted socket: a `read` that waits longer fails
+    /// with `WouldBlock`/`TimedOut`. `None` waits forever.
+    pub read_timeout: Option<Duration>,
+    /// Applied to every accepted socket: a `write` to a client that stopped
+    /// reading fails after this long. `None` waits forever.
+    pub write_timeout: Option<Duration>,
+    /// Sets `TCP_NODELAY` (turns off Nagle's algorithm), for protocols that
+    /// write small replies and wait for the next request.
+    pub nodelay: bool,
+    /// Stack size of each connection thread.
+    pub stack_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            read_timeout: None,
+            write_timeout: None,
+            nodelay: false,
+            stack_size: DEFAULT_STACK_SIZE,
+        }
+    }
+}
+
+/// One accepted connection, handed to a [`Service`] on its own thread.
+#[derive(Debug)]
+pub struct Connection {
+    /// The socket, shared with the server so that shutdown can close it.
+    stream: Arc<TcpStream>,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// A number unique within this server, for logs.
+    pub id: u64,
+}
+
+impl Connection {
+    /// The socket. `Read` and `Write` are implemented for `&TcpStream`, so
+    /// `let mut stream = connection.stream();` is all a service needs. The
+    /// connection closes when [`Service::serve`] returns (or earlier, with
+    /// `stream.shutdown(..)`).
+    pub fn stream(&self) -> &TcpStream {
+        &self.stream
+    }
+}
+
+/// What a server does with its connections.
+///
+/// Any `Fn(Connection)` closure is a service that refuses by closing.
+pub trait Service: Send + Sync + 'static {
+    /// Serves one connection; runs on the connection's own thread. When it
+    /// returns, the connection counts as finished.
+    fn serve(&self, connection: Connection);
+
+    /// Called on the accept thread, instead of [`Service::serve`], for a
+    /// connection over the cap. It must not block: the default closes the
+    /// socket at once; an HTTP server writes a short `503` first (a fresh
+    /// socket's send buffer always has room for it).
+    fn refuse(&self, stream: TcpStream) {
+        drop(stream);
+    }
+}
+
+impl<F> Service for F
+where
+    F: Fn(Connection) + Send + Sync + 'static,
+{
+    fn serve(&self, connection: Connection) {
+        self(connection)
+    }
+}
+
+/// A bound listening socket, ready to accept.
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: Config,
+}
+
+/// A server accepting on its own thread; the handle to stop it.
+///
+/// Dropping it stops the server at once (no grace period), so a test that
+/// fails halfway never leaves a server behind.
+#[derive(Debug)]
+pub struct Running {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept_thread: Option<JoinHandle<()>>,
+}
+
+/// What [`Running::shutdown`] had to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connections still open when the grace period ended, which were closed
+    /// by force.
+    pub forced: usize,
+    /// Connections whose threads had not ended even after being closed.
+    pub stuck: usize,
+}
+
+/// State shared by the accept loop, the connection threads and the handle.
+#[derive(Debug)]
+struct Shared {
+    /// Set once by shutdown; the accept loop checks it after every `accept`.
+    stopping: AtomicBool,
+    /// Every live connection's socket, by id, so that shutdown can close
+    /// them. The lock is held only to insert, remove, count or shut down
+    /// sockets — never across I/O that could block — so it cannot deadlock,
+    /// and no connection ever waits on another.
+    live: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// Signalled each time a connection ends (paired with `live`).
+    connection_ended: Condvar,
+}
+
+impl Shared {
+    fn live(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
+        // A poisoned lock only means a thread panicked while holding it; the
+        // map itself is still consistent, because every change is one call.
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Removes its connection from the live set when the connection's thread
+/// ends, even by a panic, so the cap never leaks a slot.
+struct LiveSlot {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for LiveSlot {
+    fn drop(&mut self) {
+        self.shared.live().remove(&self.id);
+        self.shared.connection_ended.notify_all();
+    }
+}
+
+impl Server {
+    /// Binds to `addr` (port 0 picks a free port) and starts listening.
+    pub fn bind(addr: SocketAddr, config: Config) -> io::Result<Server> {
+        Ok(Server {
+            listener: TcpListener::bind(addr)?,
+            config,
+        })
+    }
+
+    /// The address actually bound, with the real port when 0 was asked for.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts on a new thread and returns at once with the handle that
+    /// stops it. Tests use this.
+    pub fn start(self, service: impl Service) -> io::Result<Running> {
+        let addr = self.local_addr()?;
+        let shared = Arc::new(Shared::new());
+        let accept_shared = Arc::clone(&shared);
+        let accept_thread = thread::Builder::new()
+            .name("accept".to_string())
+            .spawn(move || self.accept_loop(Arc::new(service), accept_shared))?;
+        Ok(Running {
+            addr,
+            shared,
+            accept_thread: Some(accept_thread),
+        })
+    }
+
+    /// Accepts on the calling thread, forever. Lab binaries use this.
+    pub fn run(self, service: impl Service) {
+        self.accept_loop(Arc::new(service), Arc::new(Shared::new()));
+    }
+
+    fn accept_loop<S: Service>(self, service: Arc<S>, shared: Arc<Shared>) {
+        let mut backoff = ACCEPT_BACKOFF_START;
+        let mut next_id: u64 = 0;
+        loop {
+            let accepted = self.listener.accept();
+            if shared.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            let (stream, peer) = match accepted {
+                Ok(pair) => {
+                    backoff = ACCEPT_BACKOFF_START;
+                    pair
+                }
+                // The client gave up between its SYN and our accept: nothing to do.
+                Err(error) if is_transient(&error) => continue,
+                // Typically EMFILE/ENFILE (out of file descriptors) or ENOBUFS.
+                // Waiting lets connections finish and free what we ran out of.
+                Err(error) => {
+                    eprintln!("accept failed: {error}; retrying in {backoff:?}");
+                    thread::sleep(backoff);
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                    continue;
+                }
+            };
+            next_id += 1;
+            self.dispatch(&service, &shared, next_id, stream, peer);
+        }
+    }
+
+    /// Hands one accepted socket to a thread of its own, or refuses it.
+    fn dispatch<S: Service>(
+        &self,
+        service: &Arc<S>,
+        shared: &Arc<Shared>,
+        id: u64,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) {
+        // Only this thread inserts into `live`, so the count cannot grow
+        // between this check and the insert below.
+        if shared.live().len() >= self.config.max_connections {
+            service.refuse(stream);
+            return;
+        }
+        if let Err(error) = self.configure(&stream) {
+            eprintln!("{peer}: cannot configure socket: {error}");
+            return; // `stream` drops here: the connection closes.
+        }
+        let stream = Arc::new(stream);
+        shared.live().insert(id, Arc::clone(&stream));
+        let slot = LiveSlot {
+            shared: Arc::clone(shared),
+            id,
+        };
+        let service = Arc::clone(service);
+        let spawned = thread::Builder::new()
+            .name(format!("conn-{id}"))
+            .stack_size(self.config.stack_size)
+            .spawn(move || {
+                let _slot = slot;
+                service.serve(Connection { stream, peer, id });
+            });
+        if let Err(error) = spawned {
+            // The closure, with its slot and socket, was dropped: closed.
+            eprintln!("{peer}: cannot start a thread: {error}");
+        }
+    }
+
+    fn configure(&self, stream: &TcpStream) -> io::Result<()> {
+        stream.set_read_timeout(self.config.read_timeout)?;
+        stream.set_write_timeout(self.config.write_timeout)?;
+        if self.config.nodelay {
+            stream.set_nodelay(true)?;
+        }
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn new() -> Shared {
+        Shared {
+            stopping: AtomicBool::new(false),
+            live: Mutex::new(HashMap::new()),
+            connection_ended: Condvar::new(),
+        }
+    }
+}
+
+/// Errors from `accept` that concern one client only, not the listener.
+fn is_transient(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+impl Running {
+    /// The address the server listens on (with its real port).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// How many connections are being served right now.
+    pub fn connections(&self) -> usize {
+        self.shared.live().len()
+    }
+
+    /// Waits up to `limit` until at most `count` connections are being
+    /// served; returns whether that happened. Tests use it to know that the
+    /// server has noticed a client leave, without sleeping.
+    pub fn wait_for_connections_at_most(&self, count: usize, limit: Duration) -> bool {
+        self.wait_until_at_most(self.shared.live(), count, limit)
+            .len()
+            <= count
+    }
+
+    /// Stops accepting, waits up to `grace` for in-flight connections to
+    /// finish, then closes whatever is still open and waits for those
+    /// threads to end.
+    pub fn shutdown(mut self, grace: Duration) -> ShutdownReport {
+        self.stop(grace)
+    }
+
+    fn stop(&mut self, grace: Duration) -> ShutdownReport {
+        let Some(accept_thread) = self.accept_thread.take() else {
+            return ShutdownReport {
+                forced: 0,
+                stuck: 0,
+            };
+        };
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // `accept` blocks; a connection of our own wakes it so that it sees
+        // the flag. If even that fails the listener is already broken and the
+        // accept loop will not block for long either.
+        let _ = TcpStream::connect_timeout(&wake_address(self.addr), Duration::from_secs(1));
+        let _ = accept_thread.join();
+
+        let mut live = self.wait_until_at_most(self.shared.live(), 0, grace);
+        let forced = live.len();
+        for stream in live.values() {
+            // Wakes a thread blocked in `read` or `write` on this socket.
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+        live = self.wait_until_at_most(live, 0, FORCED_CLOSE_WAIT);
+        ShutdownReport {
+            forced,
+            stuck: live.len(),
+        }
+    }
+
+    /// Waits until at most `count` connections are live or `limit` has passed.
+    fn wait_until_at_most<'a>(
+        &'a self,
+        mut live: MutexGuard<'a, HashMap<u64, Arc<TcpStream>>>,
+        count: usize,
+        limit: Duration,
+    ) -> MutexGuard<'a, HashMap<u64, Arc<TcpStream>>> {
+        let deadline = Instant::now() + limit;
+        while live.len() > count {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            live = self
+                .shared
+                .connection_ended
+                .wait_timeout(live, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        live
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop(Duration::ZERO);
+    }
+}
+
+/// Where to connect to reach a listener bound to `addr`: a listener on the
+/// "any" address (`0.0.0.0`, `::`) is reached through loopback.
+fn wake_address(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
