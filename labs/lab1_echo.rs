@@ -11,7 +11,6 @@
 //! Read `docs/lab1_echo.md` beside it.
 
 use std::net::SocketAddr;
-use std::process;
 use std::time::Duration;
 
 use weaprous::echo::EchoService;
@@ -44,13 +43,7 @@ fn main() {
         write_timeout: idle,
         ..Config::default()
     };
-    let wanted = SocketAddr::new(flags.host, flags.port);
-    let server = Server::bind(wanted, config).unwrap_or_else(|error| {
-        eprintln!("error: cannot listen on {wanted}: {error}");
-        process::exit(1);
-    });
-    let addr = server.local_addr().unwrap_or(wanted);
-    // The first line on stdout, which scripts and tests wait for.
-    println!("listening on http://{addr}");
+    // Prints `listening on http://HOST:PORT`, the line scripts wait for.
+    let server = Server::listen_or_exit(SocketAddr::new(flags.host, flags.port), config);
     server.run(EchoService { quiet: flags.quiet });
 }

@@ -14,4 +14,5 @@
 pub mod clock;
 pub mod echo;
 pub mod flags;
+pub mod http;
 pub mod net;

@@ -207,6 +207,22 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// Binds to `addr` and prints the line every lab binary starts with,
+    /// `listening on http://HOST:PORT` (with the real port), on stdout.
+    /// A lab binary cannot go on without its socket, so failing to bind
+    /// ends the process with one `error:` line and exit code 1.
+    pub fn listen_or_exit(addr: SocketAddr, config: Config) -> Server {
+        let server = Server::bind(addr, config).unwrap_or_else(|error| {
+            eprintln!("error: cannot listen on {addr}: {error}");
+            std::process::exit(1);
+        });
+        println!(
+            "listening on http://{}",
+            server.local_addr().unwrap_or(addr)
+        );
+        server
+    }
+
     /// Accepts on a new thread and returns at once with the handle that
     /// stops it. Tests use this.
     pub fn start(self, service: impl Service) -> io::Result<Running> {

@@ -11,6 +11,8 @@
 //! part of it, so unused-item warnings are expected and silenced here.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::env;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
@@ -348,5 +350,44 @@ impl Rng {
     /// `len` random bytes.
     pub fn bytes(&mut self, len: usize) -> Vec<u8> {
         (0..len).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+/// A directory under the system's temp dir, removed when dropped.
+pub struct TempDir {
+    /// Its path.
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    /// A new, empty, uniquely named directory.
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let unique = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path = env::temp_dir().join(format!(
+            "weaprous-{label}-{}-{unique}-{}",
+            std::process::id(),
+            Rng::from_time().next_u64() % 1_000_000
+        ));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|error| panic!("cannot create {}: {error}", path.display()));
+        TempDir { path }
+    }
+
+    /// Writes a file (creating parent directories) and returns its path.
+    pub fn write(&self, relative: &str, contents: &[u8]) -> PathBuf {
+        let path = self.path.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create parent directories");
+        }
+        std::fs::write(&path, contents)
+            .unwrap_or_else(|error| panic!("cannot write {}: {error}", path.display()));
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }

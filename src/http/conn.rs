@@ -1,0 +1,622 @@
+//! One HTTP/1.1 connection: read requests, call the handler, write
+//! responses, until either side is done.
+//!
+//! The connection is a small state machine (in the spirit of hyper's
+//! `proto::h1`):
+//!
+//! ```text
+//!            ┌──────────── keep-alive ◄───────────────┐
+//!            ▼                                        │
+//!   ┌─ waiting (idle timeout) ─► reading head ─► reading body ─► handling ─► writing
+//!   │      │ EOF / idle           │ (head deadline)  │ (body deadline)         │ close
+//!   │      ▼                      ▼ error            ▼ error                   ▼
+//!   └──► closed ◄──────── error response, then close ◄─────────────────── closed
+//! ```
+//!
+//! The loop owns the socket and one buffer. Bytes are read into the buffer
+//! as they come; the parser looks at the buffer and says "more" or
+//! "complete"; so a request split over many reads, a body that arrives
+//! after a pause, and several pipelined requests in one read are all the
+//! same case. Responses are written in the order requests arrived
+//! (RFC 9112 §9.3.2), simply because one request is finished before the
+//! next is parsed.
+//!
+//! Deadlines (RFC 9112 §9.5 leaves them to the server):
+//!
+//! - **idle**: how long a kept-alive connection may wait for its next
+//!   request before it is closed silently;
+//! - **head**: from a request's first byte to its complete head — one
+//!   total deadline, *not* reset by each byte, which is what stops a
+//!   slowloris client from holding a thread forever with a byte every few
+//!   seconds;
+//! - **body**: from the complete head to the complete body.
+//!
+//! Time is read from the [`Clock`], so a test can move time instead of
+//! sleeping: after it advances the clock, the next byte it sends makes the
+//! server look at the clock and find the deadline passed.
+
+use std::borrow::Cow;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use super::body::{ChunkedDecoder, Framing, request_framing};
+use super::method::{Method, Version};
+use super::request::{Limits, Request, RequestError, Status, parse_head};
+use super::response::{Exchange, Response};
+use super::router::Handler;
+use super::status::StatusCode;
+use crate::clock::Clock;
+use crate::net::{self, Connection, Service};
+
+/// Default for [`Config::idle_timeout`].
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`Config::head_timeout`].
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default for [`Config::body_timeout`].
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`Config::write_timeout`].
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Size of a connection's read buffer to start with; it grows for larger
+/// heads and bodies, and shrinks back after them.
+const INITIAL_BUFFER_BYTES: usize = 8 * 1024;
+
+/// A buffer grown past this size for a large body is shrunk back once the
+/// request is done, so idle connections stay small.
+const KEEP_BUFFER_BYTES: usize = 64 * 1024;
+
+/// After an error response, how much the server still reads and throws
+/// away, and for how long, before closing. Closing a socket with unread
+/// input makes the kernel send a reset, which can destroy the error
+/// response before the client reads it ("lingering close").
+const LINGER_BYTES: usize = 256 * 1024;
+const LINGER_TIME: Duration = Duration::from_secs(1);
+
+/// How an HTTP server treats its connections.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Size limits for requests.
+    pub limits: Limits,
+    /// How long a kept-alive connection may sit idle between requests.
+    pub idle_timeout: Duration,
+    /// How long from a request's first byte to its complete head.
+    pub head_timeout: Duration,
+    /// How long from the complete head to the complete body.
+    pub body_timeout: Duration,
+    /// How long one write to a client that stopped reading may block.
+    pub write_timeout: Duration,
+    /// Where "now" comes from.
+    pub clock: Clock,
+    /// Whether the per-request log line is off.
+    pub quiet: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            limits: Limits::default(),
+            idle_timeout: IDLE_TIMEOUT,
+            head_timeout: HEAD_TIMEOUT,
+            body_timeout: BODY_TIMEOUT,
+            write_timeout: WRITE_TIMEOUT,
+            clock: Clock::system(),
+            quiet: false,
+        }
+    }
+}
+
+impl Config {
+    /// The TCP server settings an HTTP server needs: `TCP_NODELAY` (a
+    /// response must not wait for Nagle's algorithm) and the write timeout.
+    pub fn net_config(&self, max_connections: usize) -> net::Config {
+        net::Config {
+            max_connections,
+            write_timeout: Some(self.write_timeout),
+            nodelay: true,
+            ..net::Config::default()
+        }
+    }
+}
+
+/// A [`Handler`] served over HTTP/1.1: the [`Service`] the TCP server runs
+/// on each connection.
+pub struct HttpService<H> {
+    handler: H,
+    config: Config,
+}
+
+impl<H: Handler> HttpService<H> {
+    /// Serves `handler` with `config`.
+    pub fn new(handler: H, config: Config) -> HttpService<H> {
+        HttpService { handler, config }
+    }
+}
+
+impl<H: Handler> Service for HttpService<H> {
+    fn serve(&self, connection: Connection) {
+        let mut conn = Conn::new(connection.stream(), connection.peer, &self.config);
+        conn.run(&self.handler);
+    }
+
+    /// Over the connection cap: a `503` with `Retry-After`, written into the
+    /// fresh socket's empty send buffer (so it cannot block), then close.
+    fn refuse(&self, mut stream: TcpStream) {
+        let response = Response::error(StatusCode::SERVICE_UNAVAILABLE, "server is at capacity")
+            .with_header("Retry-After", "1");
+        let _ = response.write_to(&mut stream, &mut Vec::new(), closing_exchange(&self.config));
+    }
+}
+
+/// What the connection does after an exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// Why reading stopped.
+#[derive(Debug)]
+enum ReadStop {
+    /// The client closed, went silent while idle, or the socket failed:
+    /// nothing to answer.
+    Gone,
+    /// The request is broken or too slow: answer with its status, then close.
+    Bad(RequestError),
+}
+
+/// What a complete head told the connection, kept while the body arrives.
+#[derive(Clone, Copy, Debug)]
+struct HeadInfo {
+    len: usize,
+    framing: Framing,
+    expects_continue: bool,
+    version: Version,
+}
+
+/// Where the body of a request is, once it has all arrived.
+#[derive(Clone, Copy, Debug)]
+enum BodyLocation {
+    /// This range of the read buffer (after the head).
+    InBuffer { start: usize, end: usize },
+    /// In the de-chunked body buffer; its chunked form ends at `end` in the
+    /// read buffer.
+    Decoded { end: usize },
+}
+
+impl BodyLocation {
+    /// Where the request's bytes end in the read buffer.
+    fn end(self) -> usize {
+        match self {
+            BodyLocation::InBuffer { end, .. } | BodyLocation::Decoded { end } => end,
+        }
+    }
+}
+
+/// One connection's state: the socket, the buffered input, and reusable
+/// output space.
+struct Conn<'a> {
+    stream: &'a TcpStream,
+    peer: SocketAddr,
+    config: &'a Config,
+    input: ReadBuffer,
+    /// The de-chunked body of the current request.
+    decoded: Vec<u8>,
+    /// Where responses are assembled before the write.
+    output: Vec<u8>,
+    /// The read timeout the socket has now, to avoid setting it again.
+    read_timeout: Option<Duration>,
+    /// When the last bytes were read, by the clock.
+    last_read_at: Instant,
+}
+
+impl<'a> Conn<'a> {
+    fn new(stream: &'a TcpStream, peer: SocketAddr, config: &'a Config) -> Conn<'a> {
+        Conn {
+            stream,
+            peer,
+            config,
+            input: ReadBuffer::new(),
+            decoded: Vec::new(),
+            output: Vec::with_capacity(1024),
+            read_timeout: None,
+            last_read_at: config.clock.now(),
+        }
+    }
+
+    fn run(&mut self, handler: &dyn Handler) {
+        while self.exchange(handler) == Next::KeepAlive {}
+    }
+
+    /// Reads one request, answers it, and says whether to go on.
+    fn exchange(&mut self, handler: &dyn Handler) -> Next {
+        let started = self.config.clock.now();
+        let read = self.read_head().and_then(|head| {
+            let body = self.read_body(&head)?;
+            Ok((head, body))
+        });
+        let (head, body) = match read {
+            Ok(request) => request,
+            Err(ReadStop::Gone) => return Next::Close,
+            Err(ReadStop::Bad(error)) => {
+                self.answer_error(error, started);
+                return Next::Close;
+            }
+        };
+        let next = self.dispatch(handler, head, body, started);
+        self.input.consume(body.end());
+        self.input.shrink_if_large();
+        next
+    }
+}
+
+/// Reading.
+impl Conn<'_> {
+    /// Waits for a request and reads until its head is complete.
+    fn read_head(&mut self) -> Result<HeadInfo, ReadStop> {
+        let limits = &self.config.limits;
+        // Waiting for the first byte is the idle phase. From the first byte
+        // on, the head has one total deadline, counted from when that byte
+        // was read — for a pipelined request already in the buffer, from the
+        // read that brought it, not from when its turn came.
+        let mut deadline = if self.input.is_empty() {
+            self.config.clock.now() + self.config.idle_timeout
+        } else {
+            self.last_read_at + self.config.head_timeout
+        };
+        let mut new_bytes_from = 0;
+        loop {
+            let buffered = self.input.filled();
+            let worth_parsing =
+                buffered[new_bytes_from..].contains(&b'\n') || buffered.len() > limits.head_bytes;
+            if worth_parsing {
+                match parse_head(buffered, limits) {
+                    Ok(Status::Complete(head)) => {
+                        return head_info(&head, limits).map_err(ReadStop::Bad);
+                    }
+                    Ok(Status::Partial) => {}
+                    Err(error) => return Err(ReadStop::Bad(error)),
+                }
+            }
+            let was_empty = self.input.is_empty();
+            new_bytes_from = self.input.len();
+            match self.fill(deadline, limits.head_bytes + 1) {
+                Ok(()) if was_empty => deadline = self.last_read_at + self.config.head_timeout,
+                Ok(()) => {}
+                Err(FillError::Timeout) if was_empty => return Err(ReadStop::Gone),
+                Err(FillError::Timeout) => return Err(ReadStop::Bad(RequestError::Timeout)),
+                Err(FillError::Closed) => return Err(ReadStop::Gone),
+            }
+        }
+    }
+
+    /// Reads the body the head announced; answers `Expect: 100-continue`.
+    fn read_body(&mut self, head: &HeadInfo) -> Result<BodyLocation, ReadStop> {
+        let deadline = self.config.clock.now() + self.config.body_timeout;
+        let limit = self.config.limits.body_bytes;
+        if head.expects_continue && head.framing != Framing::None && self.input.len() == head.len {
+            // RFC 9110 §10.1.1: the client waits for this before sending the body.
+            self.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
+        match head.framing {
+            Framing::None => Ok(BodyLocation::InBuffer {
+                start: head.len,
+                end: head.len,
+            }),
+            Framing::Length(length) => {
+                let end = head.len + length;
+                while self.input.len() < end {
+                    self.fill(deadline, end).map_err(FillError::into_stop)?;
+                }
+                Ok(BodyLocation::InBuffer {
+                    start: head.len,
+                    end,
+                })
+            }
+            Framing::Chunked => {
+                let mut decoder = ChunkedDecoder::new(limit);
+                self.decoded.clear();
+                let mut position = head.len;
+                loop {
+                    let input = &self.input.filled()[position..];
+                    position += decoder
+                        .decode(input, &mut self.decoded)
+                        .map_err(ReadStop::Bad)?;
+                    if decoder.is_done() {
+                        break;
+                    }
+                    // Room for the decoded limit plus generous framing overhead.
+                    self.fill(deadline, position + limit + self.config.limits.head_bytes)
+                        .map_err(FillError::into_stop)?;
+                }
+                Ok(BodyLocation::Decoded { end: position })
+            }
+        }
+    }
+
+    /// Reads more input into the buffer (up to `max_len` buffered bytes),
+    /// waiting no later than `deadline` by the clock.
+    fn fill(&mut self, deadline: Instant, max_len: usize) -> Result<(), FillError> {
+        loop {
+            let now = self.config.clock.now();
+            if now >= deadline {
+                return Err(FillError::Timeout);
+            }
+            // A read timeout of zero means "forever" to the OS: keep 1 ms at least.
+            let wait = Some((deadline - now).max(Duration::from_millis(1)));
+            if self.read_timeout != wait {
+                self.stream
+                    .set_read_timeout(wait)
+                    .map_err(|_| FillError::Closed)?;
+                self.read_timeout = wait;
+            }
+            match self.input.read_from(self.stream, max_len) {
+                Ok(0) => return Err(FillError::Closed),
+                Ok(_) => {
+                    self.last_read_at = self.config.clock.now();
+                    return Ok(());
+                }
+                // Timed out by the socket: look at the clock again.
+                Err(error) if is_timeout(&error) => continue,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return Err(FillError::Closed),
+            }
+        }
+    }
+}
+
+/// Why [`Conn::fill`] got no bytes.
+#[derive(Clone, Copy, Debug)]
+enum FillError {
+    Timeout,
+    Closed,
+}
+
+impl FillError {
+    /// While reading a body both mean the request cannot be completed.
+    fn into_stop(self) -> ReadStop {
+        match self {
+            FillError::Timeout => ReadStop::Bad(RequestError::Timeout),
+            FillError::Closed => ReadStop::Gone,
+        }
+    }
+}
+
+fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Checks what the connection must know from a complete head before it
+/// reads the body.
+fn head_info(head: &super::request::Head<'_>, limits: &Limits) -> Result<HeadInfo, RequestError> {
+    let framing = request_framing(head, limits)?;
+    let expects_continue = match head.headers.get("expect") {
+        None => false,
+        Some(value) if value.eq_ignore_ascii_case("100-continue") => {
+            head.version == Version::Http11
+        }
+        Some(_) => return Err(RequestError::Expectation),
+    };
+    Ok(HeadInfo {
+        len: head.len,
+        framing,
+        expects_continue,
+        version: head.version,
+    })
+}
+
+/// Handling and writing.
+impl Conn<'_> {
+    /// Builds the request, calls the handler, writes the response, logs.
+    fn dispatch(
+        &mut self,
+        handler: &dyn Handler,
+        info: HeadInfo,
+        body: BodyLocation,
+        started: Instant,
+    ) -> Next {
+        let buffered = self.input.filled();
+        // The head was complete a moment ago; parsing it again borrows it
+        // from the buffer as it is now.
+        let Ok(Status::Complete(head)) = parse_head(&buffered[..info.len], &self.config.limits)
+        else {
+            self.answer_error(RequestError::RequestLine, started);
+            return Next::Close;
+        };
+        let body = match body {
+            BodyLocation::InBuffer { start, end } => Cow::Borrowed(&buffered[start..end]),
+            BodyLocation::Decoded { .. } => Cow::Borrowed(self.decoded.as_slice()),
+        };
+        let mut request = Request::new(head, body, self.peer);
+        let method = request.method();
+        let keep_alive = request.wants_keep_alive();
+        let response = call_handler(handler, &mut request);
+        let status = response.status();
+        let exchange = Exchange {
+            version: info.version,
+            head_only: method == Method::Head,
+            keep_alive,
+            now: self.config.clock.wall(),
+        };
+        let written = response.write_to(&mut self.stream, &mut self.output, exchange);
+        let (next, bytes) = match written {
+            Ok(written) if written.keep_alive => (Next::KeepAlive, written.body_bytes),
+            Ok(written) => (Next::Close, written.body_bytes),
+            Err(_) => (Next::Close, 0),
+        };
+        if !self.config.quiet {
+            log_line(
+                method.as_str(),
+                request.path(),
+                status,
+                bytes,
+                started,
+                &self.config.clock,
+            );
+        }
+        next
+    }
+
+    /// Answers a request that could not be read, then closes gently.
+    fn answer_error(&mut self, error: RequestError, started: Instant) {
+        let response = Response::error(error.status(), &error.to_string());
+        let bytes = response
+            .write_to(
+                &mut self.stream,
+                &mut self.output,
+                closing_exchange(self.config),
+            )
+            .map_or(0, |written| written.body_bytes);
+        if !self.config.quiet {
+            log_line("-", "-", error.status(), bytes, started, &self.config.clock);
+        }
+        linger(self.stream);
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ReadStop> {
+        let mut stream = self.stream;
+        stream.write_all(bytes).map_err(|_| ReadStop::Gone)
+    }
+}
+
+/// The exchange for a response the server sends on its own (an error, a
+/// refusal): HTTP/1.1, with a body, and the connection closes after it.
+fn closing_exchange(config: &Config) -> Exchange {
+    Exchange {
+        version: Version::Http11,
+        head_only: false,
+        keep_alive: false,
+        now: config.clock.wall(),
+    }
+}
+
+/// Calls the handler; a panic inside it becomes a 500 for this request,
+/// and the connection — and the server — go on.
+fn call_handler(handler: &dyn Handler, request: &mut Request<'_>) -> Response {
+    match panic::catch_unwind(AssertUnwindSafe(|| handler.handle(request))) {
+        Ok(response) => response,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|text| text.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            eprintln!(
+                "handler panicked on {} {}: {message}",
+                request.method(),
+                request.path()
+            );
+            Response::error(StatusCode::INTERNAL_SERVER_ERROR, "the handler failed")
+        }
+    }
+}
+
+/// The request log: `METHOD PATH STATUS BYTES MICROS` on stderr.
+fn log_line(
+    method: &str,
+    path: &str,
+    status: StatusCode,
+    bytes: u64,
+    started: Instant,
+    clock: &Clock,
+) {
+    let micros = clock.now().saturating_duration_since(started).as_micros();
+    eprintln!("{method} {path} {} {bytes} {micros}", status.as_u16());
+}
+
+/// Closes our sending side, then reads and discards what the client still
+/// sends for a short while, so that the kernel does not reset the
+/// connection — destroying our last response — while input is unread.
+fn linger(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(LINGER_TIME));
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut discarded = 0;
+    let mut scratch = [0u8; 4096];
+    let mut reader = stream;
+    while discarded < LINGER_BYTES && Instant::now() < deadline {
+        match reader.read(&mut scratch) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => discarded += read,
+        }
+    }
+}
+
+/// A connection's input: bytes read from the socket and not yet consumed
+/// by a request, in `data[start..end]`.
+struct ReadBuffer {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuffer {
+    fn new() -> ReadBuffer {
+        ReadBuffer {
+            data: vec![0; INITIAL_BUFFER_BYTES],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    fn filled(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// Drops the first `count` bytes: one request is done with them.
+    fn consume(&mut self, count: usize) {
+        self.start = (self.start + count).min(self.end);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads once from `source`, making room for up to `max_len` buffered
+    /// bytes in all (but always for at least one more).
+    fn read_from(&mut self, mut source: &TcpStream, max_len: usize) -> io::Result<usize> {
+        if self.end == self.data.len() {
+            self.make_room(max_len);
+        }
+        let read = source.read(&mut self.data[self.end..])?;
+        self.end += read;
+        Ok(read)
+    }
+
+    /// Moves the unconsumed bytes to the front, and grows the buffer if
+    /// that is not enough.
+    fn make_room(&mut self, max_len: usize) {
+        if self.start > 0 {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.end == self.data.len() {
+            let wanted = (self.data.len() * 2).min(max_len.max(self.end + 1));
+            self.data.resize(wanted.max(self.end + 1), 0);
+        }
+    }
+
+    /// Gives memory back after a large request, keeping what is unread.
+    fn shrink_if_large(&mut self) {
+        if self.data.len() > KEEP_BUFFER_BYTES && self.len() <= INITIAL_BUFFER_BYTES {
+            let rest = self.filled().to_vec();
+            self.data = vec![0; INITIAL_BUFFER_BYTES];
+            self.data[..rest.len()].copy_from_slice(&rest);
+            self.start = 0;
+            self.end = rest.len();
+        }
+    }
+}

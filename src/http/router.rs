@@ -1,0 +1,314 @@
+//! Routing: which handler answers which method and path.
+//!
+//! The Rust counterpart of the course's decorator routing
+//! (`@app.route('/login', methods=['POST'])`):
+//!
+//! ```
+//! use weaprous::http::{Request, Response, Router, StatusCode};
+//!
+//! let app = Router::new()
+//!     .get("/hello", |_: &Request| Response::json(StatusCode::OK, r#"{"message":"hello"}"#))
+//!     .get("/users/:name", |request: &Request| {
+//!         let name = request.param("name").unwrap_or("stranger");
+//!         Response::text(StatusCode::OK, format!("hello, {name}"))
+//!     });
+//! ```
+//!
+//! Rules, in the order they apply:
+//!
+//! - **One trailing slash** does not matter: `/login/` reaches `/login`
+//!   (the course writes its routes with the slash, browsers and `curl`
+//!   without).
+//! - Patterns match **whole segments**; `:name` captures one segment,
+//!   percent-decoded.
+//! - A `GET` route also answers **`HEAD`** (RFC 9110 §9.3.2).
+//! - A path that matches with another method gets **405** and an `Allow`
+//!   header listing the methods it takes (§15.5.6); `OPTIONS` gets that
+//!   list with 204.
+//! - Otherwise the **fallback** handler answers (static files, in the
+//!   labs), or **404**.
+
+use std::sync::Arc;
+
+use super::method::Method;
+use super::request::Request;
+use super::response::Response;
+use super::status::StatusCode;
+use super::url;
+
+/// Anything that turns a request into a response.
+///
+/// Closures `Fn(&Request) -> Response` are handlers; so are [`Router`] and
+/// the static file server. Handlers run on many connection threads at
+/// once, hence `Send + Sync`; shared state goes in an `Arc` the closure
+/// captures.
+pub trait Handler: Send + Sync + 'static {
+    /// Answers one request. The router passes `&mut` so that it can attach
+    /// path parameters before calling the handler it picked.
+    fn handle(&self, request: &mut Request<'_>) -> Response;
+}
+
+impl<F> Handler for F
+where
+    F: Fn(&Request<'_>) -> Response + Send + Sync + 'static,
+{
+    fn handle(&self, request: &mut Request<'_>) -> Response {
+        self(request)
+    }
+}
+
+impl<H: Handler + ?Sized> Handler for Arc<H> {
+    fn handle(&self, request: &mut Request<'_>) -> Response {
+        (**self).handle(request)
+    }
+}
+
+impl Handler for Box<dyn Handler> {
+    fn handle(&self, request: &mut Request<'_>) -> Response {
+        (**self).handle(request)
+    }
+}
+
+/// One piece of a route pattern.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    /// Must equal the path segment exactly.
+    Literal(String),
+    /// Matches any one segment and captures it under this name.
+    Param(String),
+}
+
+struct Route {
+    method: Method,
+    pattern: Vec<Segment>,
+    handler: Box<dyn Handler>,
+}
+
+/// A table of routes, tried in the order they were added, and a fallback.
+#[derive(Default)]
+pub struct Router {
+    routes: Vec<Route>,
+    fallback: Option<Box<dyn Handler>>,
+}
+
+impl Router {
+    /// An empty router: everything is 404.
+    pub fn new() -> Router {
+        Router::default()
+    }
+
+    /// Adds a route for `method` and `pattern` (`/users/:name`).
+    pub fn route(mut self, method: Method, pattern: &str, handler: impl Handler) -> Router {
+        self.routes.push(Route {
+            method,
+            pattern: parse_pattern(pattern),
+            handler: Box::new(handler),
+        });
+        self
+    }
+
+    /// Adds a `GET` (and so also `HEAD`) route.
+    pub fn get(self, pattern: &str, handler: impl Handler) -> Router {
+        self.route(Method::Get, pattern, handler)
+    }
+
+    /// Adds a `POST` route.
+    pub fn post(self, pattern: &str, handler: impl Handler) -> Router {
+        self.route(Method::Post, pattern, handler)
+    }
+
+    /// Adds a `PUT` route.
+    pub fn put(self, pattern: &str, handler: impl Handler) -> Router {
+        self.route(Method::Put, pattern, handler)
+    }
+
+    /// Adds a `DELETE` route.
+    pub fn delete(self, pattern: &str, handler: impl Handler) -> Router {
+        self.route(Method::Delete, pattern, handler)
+    }
+
+    /// Sets the handler for paths no route matches (for example static files).
+    pub fn fallback(mut self, handler: impl Handler) -> Router {
+        self.fallback = Some(Box::new(handler));
+        self
+    }
+}
+
+impl Handler for Router {
+    fn handle(&self, request: &mut Request<'_>) -> Response {
+        let Some(segments) = path_segments(request.path()) else {
+            return Response::error(
+                StatusCode::BAD_REQUEST,
+                "malformed percent-encoding in the path",
+            );
+        };
+        let mut allowed: Vec<Method> = Vec::new();
+        for route in &self.routes {
+            let Some(params) = match_pattern(&route.pattern, &segments) else {
+                continue;
+            };
+            let method = request.method();
+            if route.method == method || (method == Method::Head && route.method == Method::Get) {
+                request.set_params(params);
+                return route.handler.handle(request);
+            }
+            allowed.push(route.method);
+        }
+        if allowed.is_empty() {
+            return match &self.fallback {
+                Some(fallback) => fallback.handle(request),
+                None => Response::error(StatusCode::NOT_FOUND, "no such path"),
+            };
+        }
+        method_not_allowed(request.method(), &allowed)
+    }
+}
+
+/// 405 with `Allow` (or, for `OPTIONS`, 204 with `Allow`): the path exists
+/// but not with this method.
+pub fn method_not_allowed(method: Method, allowed: &[Method]) -> Response {
+    let mut methods: Vec<Method> = allowed.to_vec();
+    if methods.contains(&Method::Get) {
+        methods.push(Method::Head);
+    }
+    methods.push(Method::Options);
+    let allow = Method::ALL
+        .iter()
+        .filter(|candidate| methods.contains(candidate))
+        .map(|candidate| candidate.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let response = if method == Method::Options {
+        Response::new(StatusCode::NO_CONTENT)
+    } else {
+        Response::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("{method} is not allowed here; try {allow}"),
+        )
+    };
+    response.with_header("Allow", allow)
+}
+
+fn parse_pattern(pattern: &str) -> Vec<Segment> {
+    split_path(pattern)
+        .map(|segment| match segment.strip_prefix(':') {
+            Some(name) => Segment::Param(name.to_string()),
+            None => Segment::Literal(segment.to_string()),
+        })
+        .collect()
+}
+
+/// The path's segments, percent-decoded; `None` if one cannot be decoded.
+/// One trailing slash is dropped (see the module docs).
+fn path_segments(path: &str) -> Option<Vec<String>> {
+    split_path(path)
+        .map(|segment| {
+            url::percent_decode(segment)
+                .ok()
+                .map(|text| text.into_owned())
+        })
+        .collect()
+}
+
+/// `/a/b/` → `a`, `b`; `/` → nothing.
+fn split_path(path: &str) -> impl Iterator<Item = &str> {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let path = path.strip_suffix('/').unwrap_or(path);
+    path.split('/').filter(|segment| !segment.is_empty())
+}
+
+fn match_pattern(pattern: &[Segment], segments: &[String]) -> Option<Vec<(String, String)>> {
+    if pattern.len() != segments.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (expected, actual) in pattern.iter().zip(segments) {
+        match expected {
+            Segment::Literal(literal) if literal == actual => {}
+            Segment::Literal(_) => return None,
+            Segment::Param(name) => params.push((name.clone(), actual.clone())),
+        }
+    }
+    Some(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::{Limits, Status, parse_head};
+    use std::borrow::Cow;
+
+    fn answer(router: &Router, raw: &str) -> Response {
+        let Ok(Status::Complete(head)) = parse_head(raw.as_bytes(), &Limits::default()) else {
+            panic!("test request did not parse: {raw:?}");
+        };
+        let mut request = Request::new(head, Cow::Borrowed(b""), ([127, 0, 0, 1], 1).into());
+        router.handle(&mut request)
+    }
+
+    fn body_text(response: &Response) -> String {
+        String::from_utf8_lossy(response.body().as_bytes().unwrap_or_default()).into_owned()
+    }
+
+    fn app() -> Router {
+        Router::new()
+            .get("/hello", |_: &Request| {
+                Response::text(StatusCode::OK, "hello")
+            })
+            .post("/login", |_: &Request| {
+                Response::text(StatusCode::OK, "logged in")
+            })
+            .get("/users/:name", |request: &Request| {
+                Response::text(
+                    StatusCode::OK,
+                    request.param("name").unwrap_or("?").to_string(),
+                )
+            })
+    }
+
+    #[test]
+    fn routes_table() {
+        let cases = [
+            ("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", 200, "hello"),
+            ("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n", 200, "hello"),
+            ("GET /hello/ HTTP/1.1\r\nHost: x\r\n\r\n", 200, "hello"),
+            ("POST /login/ HTTP/1.1\r\nHost: x\r\n\r\n", 200, "logged in"),
+            (
+                "GET /users/ann%20lee HTTP/1.1\r\nHost: x\r\n\r\n",
+                200,
+                "ann lee",
+            ),
+            ("GET /users/a/b HTTP/1.1\r\nHost: x\r\n\r\n", 404, ""),
+            ("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n", 404, ""),
+            ("GET /users/%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400, ""),
+        ];
+        let router = app();
+        for (raw, status, body) in cases {
+            let response = answer(&router, raw);
+            assert_eq!(response.status().as_u16(), status, "request {raw:?}");
+            if status == 200 {
+                assert_eq!(body_text(&response), body, "request {raw:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_method_on_a_known_path_is_405_with_allow() {
+        let response = answer(&app(), "DELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.header("allow"), Some("GET, HEAD, OPTIONS"));
+        let response = answer(&app(), "GET /login HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(response.header("Allow"), Some("POST, OPTIONS"));
+        let response = answer(&app(), "OPTIONS /login HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+
+    #[test]
+    fn the_fallback_answers_unrouted_paths() {
+        let router = app().fallback(|_: &Request| Response::text(StatusCode::OK, "fallback"));
+        assert_eq!(
+            body_text(&answer(&router, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n")),
+            "fallback"
+        );
+    }
+}
