@@ -252,10 +252,10 @@ fn lab2_etag_and_if_modified_since_give_304_until_the_file_changes() {
         expect_status(&response, sent.as_bytes(), 304, "\"Caching: ETag and 304\"");
         assert!(response.body.is_empty(), "a 304 has no body");
     }
-    let stale = format!("GET /notes.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"other\"\r\n\r\n");
+    let stale = b"GET /notes.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"other\"\r\n\r\n";
     expect_status(
-        &exchange(lab.addr(), stale.as_bytes()),
-        stale.as_bytes(),
+        &exchange(lab.addr(), stale),
+        stale,
         200,
         "\"Caching: ETag and 304\"",
     );
