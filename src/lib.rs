@@ -7,6 +7,7 @@
 //! | lab | modules |
 //! |---|---|
 //! | 1 — TCP echo | [`net`], [`echo`], with [`flags`] and [`clock`] shared by all |
+//! | 3 — cookies and login | [`json`] (bodies of lab 3's requests and lab 4's API) |
 //!
 //! Lower layers never import higher ones: [`net`] knows nothing of what
 //! travels on its connections.
@@ -14,4 +15,5 @@
 pub mod clock;
 pub mod echo;
 pub mod flags;
+pub mod json;
 pub mod net;
