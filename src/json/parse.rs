@@ -30,7 +30,7 @@ use crate::json::value::{Number, Object, Value};
 ///
 /// Real documents nest a handful of levels; a limit keeps a hostile one from
 /// overflowing the stack. 128 levels of parsing take about 80 KiB of stack
-/// in a debug build (a tenth of that when optimised): well within a
+/// in a debug build (about 30 KiB when optimised): well within a
 /// connection thread's 256 KiB ([`crate::net::DEFAULT_STACK_SIZE`]), and
 /// `tests/json.rs` checks that they fit in half of it. `serde_json` stops
 /// at 128 too, but refuses the 128th level itself: it accepts 127.
