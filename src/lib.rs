@@ -7,12 +7,16 @@
 //! | lab | modules |
 //! |---|---|
 //! | 1 — TCP echo | [`net`], [`echo`], with [`flags`] and [`clock`] shared by all |
+//! | 2 — HTTP/1.1 | [`http`] |
+//! | 3 — cookies and login | [`auth`], and [`json`] for the bodies of lab 3's requests and lab 4's API |
 //!
 //! Lower layers never import higher ones: [`net`] knows nothing of what
-//! travels on its connections.
+//! travels on its connections, [`http`] nothing of sessions.
 
+pub mod auth;
 pub mod clock;
 pub mod echo;
 pub mod flags;
 pub mod http;
+pub mod json;
 pub mod net;
