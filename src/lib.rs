@@ -7,10 +7,12 @@
 //! | lab | modules |
 //! |---|---|
 //! | 1 — TCP echo | [`net`], [`echo`], with [`flags`] and [`clock`] shared by all |
+//! | 3 — cookie sessions and login | [`auth`]: cookies, sessions, accounts, password hashing, throttling |
 //!
 //! Lower layers never import higher ones: [`net`] knows nothing of what
 //! travels on its connections.
 
+pub mod auth;
 pub mod clock;
 pub mod echo;
 pub mod flags;

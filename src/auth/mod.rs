@@ -1,0 +1,17 @@
+//! Lab 3: who is asking? Cookies, sessions, accounts and passwords.
+//!
+//! HTTP is stateless: each request stands alone. This layer lets a server
+//! remember that a browser logged in, safely. Nothing here speaks HTTP; the
+//! lab 3 routes put these pieces on the wire (`docs/lab3_auth.md`).
+//!
+//! Read from the bottom up:
+//!
+//! | module | what it does | follows |
+//! |---|---|---|
+//! | [`hex`] | bytes as lowercase hex text | RFC 4648 §8 |
+//! | [`sha256`] | the SHA-256 hash | FIPS 180-4 |
+//!
+//! Time comes from [`crate::clock::Clock`], so tests move it by hand.
+
+pub mod hex;
+pub mod sha256;
