@@ -10,8 +10,10 @@
 //! |---|---|---|
 //! | [`hex`] | bytes as lowercase hex text | RFC 4648 §8 |
 //! | [`sha256`] | the SHA-256 hash | FIPS 180-4 |
+//! | [`hmac`] | HMAC-SHA-256, a keyed hash | RFC 2104 |
 //!
 //! Time comes from [`crate::clock::Clock`], so tests move it by hand.
 
 pub mod hex;
+pub mod hmac;
 pub mod sha256;
