@@ -11,9 +11,11 @@
 //! | [`hex`] | bytes as lowercase hex text | RFC 4648 §8 |
 //! | [`sha256`] | the SHA-256 hash | FIPS 180-4 |
 //! | [`hmac`] | HMAC-SHA-256, a keyed hash | RFC 2104 |
+//! | [`pbkdf2`] | PBKDF2, a slow hash for passwords | RFC 8018 §5.2 |
 //!
 //! Time comes from [`crate::clock::Clock`], so tests move it by hand.
 
 pub mod hex;
 pub mod hmac;
+pub mod pbkdf2;
 pub mod sha256;
