@@ -12,10 +12,14 @@
 //! | [`sha256`] | the SHA-256 hash | FIPS 180-4 |
 //! | [`hmac`] | HMAC-SHA-256, a keyed hash | RFC 2104 |
 //! | [`pbkdf2`] | PBKDF2, a slow hash for passwords | RFC 8018 §5.2 |
+//! | [`random`] | unpredictable bytes from `/dev/urandom` | `random(4)` |
+//! | [`password`] | salted password hashes in one string; constant-time comparison | NIST SP 800-132 |
 //!
 //! Time comes from [`crate::clock::Clock`], so tests move it by hand.
 
 pub mod hex;
 pub mod hmac;
+pub mod password;
 pub mod pbkdf2;
+pub mod random;
 pub mod sha256;
