@@ -14,9 +14,11 @@
 //! | [`pbkdf2`] | PBKDF2, a slow hash for passwords | RFC 8018 §5.2 |
 //! | [`random`] | unpredictable bytes from `/dev/urandom` | `random(4)` |
 //! | [`password`] | salted password hashes in one string; constant-time comparison | NIST SP 800-132 |
+//! | [`cookie`] | the `Cookie` header read, `Set-Cookie` written | RFC 6265 |
 //!
 //! Time comes from [`crate::clock::Clock`], so tests move it by hand.
 
+pub mod cookie;
 pub mod hex;
 pub mod hmac;
 pub mod password;
