@@ -15,13 +15,17 @@
 //! | [`random`] | unpredictable bytes from `/dev/urandom` | `random(4)` |
 //! | [`password`] | salted password hashes in one string; constant-time comparison | NIST SP 800-132 |
 //! | [`cookie`] | the `Cookie` header read, `Set-Cookie` written | RFC 6265 |
+//! | [`bounded`] | keeping per-client maps under a cap | |
+//! | [`session`] | server-side sessions with idle and absolute expiry | OWASP session management |
 //!
 //! Time comes from [`crate::clock::Clock`], so tests move it by hand.
 
+pub mod bounded;
 pub mod cookie;
 pub mod hex;
 pub mod hmac;
 pub mod password;
 pub mod pbkdf2;
 pub mod random;
+pub mod session;
 pub mod sha256;
