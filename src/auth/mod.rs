@@ -17,6 +17,7 @@
 //! | [`cookie`] | the `Cookie` header read, `Set-Cookie` written | RFC 6265 |
 //! | [`bounded`] | keeping per-client maps under a cap | |
 //! | [`session`] | server-side sessions with idle and absolute expiry | OWASP session management |
+//! | [`throttle`] | refusing password guessing: a lockout per user and address | RFC 6585 §4 (429) |
 //!
 //! Time comes from [`crate::clock::Clock`], so tests move it by hand.
 
@@ -29,3 +30,4 @@ pub mod pbkdf2;
 pub mod random;
 pub mod session;
 pub mod sha256;
+pub mod throttle;
