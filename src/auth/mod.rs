@@ -18,9 +18,11 @@
 //! | [`bounded`] | keeping per-client maps under a cap | |
 //! | [`session`] | server-side sessions with idle and absolute expiry | OWASP session management |
 //! | [`throttle`] | refusing password guessing: a lockout per user and address | RFC 6585 §4 (429) |
+//! | [`accounts`] | users and password hashes, saved atomically to a file | POSIX `rename(2)` |
 //!
 //! Time comes from [`crate::clock::Clock`], so tests move it by hand.
 
+pub mod accounts;
 pub mod bounded;
 pub mod cookie;
 pub mod hex;
