@@ -8,7 +8,7 @@
 //! |---|---|
 //! | 1 — TCP echo | [`net`], [`echo`], with [`flags`] and [`clock`] shared by all |
 //! | 2 — HTTP/1.1 | [`http`] |
-//! | 3 — cookies and login | [`auth`], and [`json`] for the bodies of lab 3's requests and lab 4's API |
+//! | 3 — cookie sessions and login | [`auth`]: cookies, sessions, accounts, password hashing, throttling; [`json`] for request and response bodies |
 //!
 //! Lower layers never import higher ones: [`net`] knows nothing of what
 //! travels on its connections, [`http`] nothing of sessions.
