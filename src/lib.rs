@@ -9,6 +9,7 @@
 //! | 1 — TCP echo | [`net`], [`echo`], with [`flags`] and [`clock`] shared by all |
 //! | 2 — HTTP/1.1 | [`http`] |
 //! | 3 — cookie sessions and login | [`auth`]: cookies, sessions, accounts, password hashing, throttling; [`json`] for request and response bodies |
+//! | 6 — reverse proxy | [`proxy`]: virtual hosts, load balancing, streaming |
 //!
 //! Lower layers never import higher ones: [`net`] knows nothing of what
 //! travels on its connections, [`http`] nothing of sessions.
@@ -20,3 +21,4 @@ pub mod flags;
 pub mod http;
 pub mod json;
 pub mod net;
+pub mod proxy;
