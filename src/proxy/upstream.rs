@@ -25,10 +25,12 @@ use crate::http::headers::{self, Headers};
 use crate::http::method::Version;
 use crate::http::request::Status;
 
-/// Idle connections kept per backend; more are closed. 32 covers the
-/// concurrency of a class's worth of browsers (6 connections each) on a
-/// few backends without holding hundreds of sockets open.
-pub const IDLE_PER_BACKEND: usize = 32;
+/// Idle connections kept per backend; more are closed. It should be at
+/// least the number of requests a backend gets at once, or connections are
+/// closed and opened again all the time: with 32, a benchmark keeping 64
+/// requests in flight reopened one backend connection per 200 requests;
+/// with 64, none (`docs/benchmarks.md`, "Reverse proxy (lab 6)").
+pub const IDLE_PER_BACKEND: usize = 64;
 
 /// An idle connection older than this is closed, not reused: well under
 /// the 30 s after which a lab 2 backend closes it itself, so the two
