@@ -465,6 +465,137 @@ fn lab6_a_dead_backend_is_skipped_and_tried_again_when_it_is_back() {
 }
 
 #[test]
+fn lab6_malformed_requests_are_refused_before_any_backend_sees_them() {
+    let seen = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&seen);
+    let counting = Router::new().fallback(move |_: &Request| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Response::text(StatusCode::OK, "seen")
+    });
+    let backend = serve::start(SocketAddr::from(LOCALHOST), counting, backend_config(), 16)
+        .expect("counting backend");
+    let backends = [backend];
+    let proxy = start_proxy(&site("one.test", &backends, &[]), quiet());
+    let oversized = format!(
+        "GET / HTTP/1.1\r\nHost: one.test\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20 * 1024)
+    );
+    let cases: &[(&[u8], u16, &str)] = &[
+        (
+            b"POST / HTTP/1.1\r\nHost: one.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            400,
+            "Content-Length with Transfer-Encoding (request smuggling)",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: one.test\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+            400,
+            "two different Content-Lengths",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: one.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            501,
+            "an unknown transfer coding",
+        ),
+        (b"GET / HTTP/1.1\r\nHost: one.test\r\nHost: two.test\r\n\r\n", 400, "two Host headers"),
+        (b"GET / HTTP/1.1\r\nHost : one.test\r\n\r\n", 400, "a space before the colon"),
+        (b"GET / HTTP/1.1\r\nHost: one.test\rX: y\r\n\r\n", 400, "a bare CR"),
+        (b"GET / HTTP/2.0\r\nHost: one.test\r\n\r\n", 505, "HTTP/2.0 in text"),
+        (b"BREW / HTTP/1.1\r\nHost: one.test\r\n\r\n", 501, "an unknown method"),
+        (b"GET / HTTP/1.1\r\nHost: one.test\r\nExpect: coffee\r\n\r\n", 417, "an Expect other than 100-continue"),
+        (oversized.as_bytes(), 431, "a 20 KiB head"),
+    ];
+    for (sent, status, what) in cases {
+        let mut conn = HttpConn::open(proxy.addr());
+        conn.send(sent);
+        let response = conn.response();
+        assert_eq!(
+            response.status,
+            *status,
+            "{what}\n  sent:     {}\n  received: {}\n  expected: status {status} from the proxy itself\n  \
+             see:      docs/lab6_proxy.md, \"Streaming\", and docs/lab2_http.md, \"Errors\"",
+            escape(sent),
+            escape(&response.raw)
+        );
+        conn.expect_closed(what);
+    }
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        0,
+        "the backend was sent a malformed request: the proxy must refuse them itself \
+         (docs/lab6_proxy.md, \"Streaming\")"
+    );
+    let (sent, response) = get(proxy.addr(), "one.test", "/");
+    expect_status(&response, &sent, 200, "\"Streaming\"");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "and a good request still goes through"
+    );
+
+    let broken = b"POST / HTTP/1.1\r\nHost: one.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n";
+    let response = exchange(proxy.addr(), broken);
+    expect_status(
+        &response,
+        broken,
+        400,
+        "\"Streaming\" (a chunked body that breaks halfway)",
+    );
+}
+
+/// A backend on raw sockets that answers every connection with `reply`.
+fn replying_backend(reply: &'static [u8]) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let _ = stream.set_read_timeout(Some(STEP_TIMEOUT));
+            let mut head = Vec::new();
+            if read_head(&mut stream, &mut head).is_ok() {
+                let _ = stream.write_all(reply);
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn lab6_malformed_backend_answers_are_502() {
+    let cases: [(&[u8], &str); 4] = [
+        (b"hello\r\n\r\n", "not HTTP at all"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "Content-Length with Transfer-Encoding",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n",
+            "a malformed header line",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Le",
+            "a head cut short by the close",
+        ),
+    ];
+    for (reply, what) in cases {
+        let config = format!(
+            "host bad.test {{ proxy_pass http://{} }}",
+            replying_backend(reply)
+        );
+        let proxy = start_proxy(&config, quiet());
+        let (sent, response) = get(proxy.addr(), "bad.test", "/");
+        assert_eq!(
+            response.status,
+            502,
+            "the backend answered with {what}: {}\n  sent:     {}\n  received: {}\n  expected: 502 \
+             (docs/lab6_proxy.md, \"Failure handling\")",
+            escape(reply),
+            escape(&sent),
+            escape(&response.raw)
+        );
+    }
+}
+
+#[test]
 fn lab6_refused_is_502_timeout_is_504_and_only_safe_requests_move_on() {
     let (good, _) = start_backends(&["good"]);
     let closed = {
