@@ -220,7 +220,11 @@ impl ClientConn<'_> {
                     keep_alive: reply.keep_alive && body_read,
                     ..reply
                 };
-                self.answer(&reply, status, message)
+                let next = self.answer(&reply, status, message);
+                if !body_read {
+                    self.linger();
+                }
+                next
             }
             Forwarded::ClientGone => Next::Close,
         }

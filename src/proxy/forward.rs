@@ -100,8 +100,14 @@ pub struct Outcome {
 /// Why one try on one backend failed.
 enum Failure {
     /// The backend failed: the request may go to the next candidate.
-    /// `sent` says whether any of it may have reached the backend.
-    Backend { sent: bool, timed_out: bool },
+    /// `sent` says whether any of it may have reached the backend;
+    /// `stale`, that it failed on a kept-alive connection the backend had
+    /// closed, which says nothing about the backend's health.
+    Backend {
+        sent: bool,
+        timed_out: bool,
+        stale: bool,
+    },
     /// Forwarding is over, whatever the other backends could do.
     Over(Forwarded),
 }
@@ -155,9 +161,12 @@ pub fn forward(
             Err(Failure::Backend {
                 sent,
                 timed_out: timeout,
+                stale,
             }) => {
-                backend.mark_dead(settings.clock.now() + settings.retry_dead);
-                if !settings.quiet {
+                if !stale {
+                    backend.mark_dead(settings.clock.now() + settings.retry_dead);
+                }
+                if !settings.quiet && !stale {
                     eprintln!(
                         "backend {} {}; skipped for {:?}",
                         backend.addr,
@@ -236,12 +245,24 @@ impl Attempt<'_> {
                 .map_err(|error| Failure::Backend {
                     sent: false,
                     timed_out: is_timeout(&error),
+                    stale: false,
                 })?,
             };
             match self.exchange(upstream, client, progress, out) {
                 Err(Failure::Backend {
-                    timed_out: false, ..
-                }) if reused && self.replayable => continue,
+                    sent,
+                    timed_out: false,
+                    ..
+                }) if reused => {
+                    if self.replayable {
+                        continue;
+                    }
+                    return Err(Failure::Backend {
+                        sent,
+                        timed_out: false,
+                        stale: true,
+                    });
+                }
                 outcome => return outcome,
             }
         }
@@ -462,6 +483,7 @@ fn backend_failed(timed_out: bool) -> Failure {
     Failure::Backend {
         sent: true,
         timed_out,
+        stale: false,
     }
 }
 
