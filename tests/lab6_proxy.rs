@@ -283,6 +283,15 @@ fn lab6_routes_by_host_with_or_without_the_port_in_any_case() {
     let again = get_on(&mut conn, "app1.test", "/who");
     expect_backend(&again, b"GET /who (after a 404)", "app1", section);
 
+    // A client waiting for 100 Continue gets the 404 at once instead.
+    let waiting = b"PUT /file HTTP/1.1\r\nHost: nobody.test\r\nContent-Length: 5000000\r\nExpect: 100-continue\r\n\r\n";
+    expect_status(
+        &exchange(proxy.addr(), waiting),
+        waiting,
+        404,
+        "\"Virtual hosts\" (and \"Streaming\", Expect: 100-continue)",
+    );
+
     // No Host: 400, for HTTP/1.1 and (without a default block) HTTP/1.0.
     for sent in [
         &b"GET /who HTTP/1.1\r\n\r\n"[..],

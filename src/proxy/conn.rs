@@ -186,7 +186,7 @@ impl ClientConn<'_> {
                 ),
             };
             let reply = Reply::to(head, wants_keep_alive(head), started);
-            return self.answer_here(reply, framing, status, &message);
+            return self.answer_here(reply, framing, expects_continue, status, &message);
         };
         let (http_host, name) = host
             .as_ref()
@@ -307,28 +307,36 @@ impl<'h> Reply<'h> {
 /// Answering here.
 impl ClientConn<'_> {
     /// Answers a request the proxy does not forward. Its body is read and
-    /// thrown away first, if it is small, so the connection can go on.
+    /// thrown away first, if it is small, so the connection can go on —
+    /// unless the client waits for `100 Continue` before sending it: then
+    /// the answer goes at once, and the connection closes after it (RFC
+    /// 9110 §10.1.1; whether the body will still come is unknown).
     fn answer_here(
         &mut self,
         reply: Reply<'_>,
         framing: Framing,
+        expects_continue: bool,
         status: StatusCode,
         message: &str,
     ) -> Next {
         let settings = self.proxy.settings();
-        let discarded = copy_body(
-            &mut self.wire,
-            framing,
-            settings.body_timeout,
-            MAX_DISCARDED_BODY,
-            &mut io::sink(),
-        );
+        let waiting =
+            expects_continue && framing != Framing::Empty && self.wire.buffered().is_empty();
+        let drained = !waiting
+            && copy_body(
+                &mut self.wire,
+                framing,
+                settings.body_timeout,
+                MAX_DISCARDED_BODY,
+                &mut io::sink(),
+            )
+            .is_ok();
         let reply = Reply {
-            keep_alive: reply.keep_alive && discarded.is_ok(),
+            keep_alive: reply.keep_alive && drained,
             ..reply
         };
         let next = self.answer(&reply, status, message);
-        if discarded.is_err() {
+        if !drained {
             self.linger();
         }
         next
