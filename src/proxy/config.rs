@@ -689,6 +689,33 @@ host "app2.local" {
     }
 
     #[test]
+    fn mangled_files_give_an_answer_never_a_panic() {
+        // Every cut, and every byte replaced by each of the characters the
+        // grammar cares about: parse must say yes, or no with a line that
+        // exists, and never panic.
+        let sample = format!("{COURSE_SAMPLE}default {{ proxy_pass http://[::1]:1 }} # é\n");
+        let lines = sample.lines().count().max(1);
+        let mut inputs = Vec::new();
+        for (at, _) in sample.char_indices() {
+            inputs.push(sample[..at].to_string());
+            for replacement in ['{', '}', ';', '"', '#', '$', '\n', ':', ' ', 'é', '\0'] {
+                let mut mangled = sample.clone();
+                let end = at + sample[at..].chars().next().map_or(0, char::len_utf8);
+                mangled.replace_range(at..end, &replacement.to_string());
+                inputs.push(mangled);
+            }
+        }
+        for input in inputs {
+            if let Err(error) = parse(&input) {
+                assert!(
+                    (1..=lines + 1).contains(&error.line) && !error.message.contains('\n'),
+                    "{input:?}: {error:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn mistakes_are_reported_with_their_line() {
         let cases: &[(&str, usize, &str)] = &[
             (

@@ -215,17 +215,7 @@ impl ClientConn<'_> {
                 status,
                 message,
                 body_read,
-            } => {
-                let reply = Reply {
-                    keep_alive: reply.keep_alive && body_read,
-                    ..reply
-                };
-                let next = self.answer(&reply, status, message);
-                if !body_read {
-                    self.linger();
-                }
-                next
-            }
+            } => self.answer_after_body(reply, body_read, status, message),
             Forwarded::ClientGone => Next::Close,
         }
     }
@@ -331,12 +321,25 @@ impl ClientConn<'_> {
                 &mut io::sink(),
             )
             .is_ok();
+        self.answer_after_body(reply, drained, status, message)
+    }
+
+    /// Answers; the connection goes on only if the request's body was read
+    /// to its end (`body_read`), since otherwise the next request's start
+    /// is unknown — and then it closes gently.
+    fn answer_after_body(
+        &mut self,
+        reply: Reply<'_>,
+        body_read: bool,
+        status: StatusCode,
+        message: &str,
+    ) -> Next {
         let reply = Reply {
-            keep_alive: reply.keep_alive && drained,
+            keep_alive: reply.keep_alive && body_read,
             ..reply
         };
         let next = self.answer(&reply, status, message);
-        if !drained {
+        if !body_read {
             self.linger();
         }
         next

@@ -284,6 +284,21 @@ mod tests {
     }
 
     #[test]
+    fn mangled_heads_give_an_answer_never_a_panic() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: y\r\n\r\nhello";
+        for at in 0..head.len() {
+            let _ = parse_response_head(&head[..at]);
+            for byte in [0u8, b'\r', b'\n', b' ', b':', 0xff, b'9'] {
+                let mut mangled = head.to_vec();
+                mangled[at] = byte;
+                if let Ok(Status::Complete(parsed)) = parse_response_head(&mangled) {
+                    assert!(parsed.len <= mangled.len() && (100..=999).contains(&parsed.status));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_idle_pool_returns_live_connections_newest_first() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
