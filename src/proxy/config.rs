@@ -642,6 +642,26 @@ host "app2.local" {
     }
 
     #[test]
+    fn the_shipped_example_serves_chat_and_static_localhost() {
+        let config =
+            parse(include_str!("../../labs/proxy.conf")).expect("labs/proxy.conf is valid");
+        let site = |name: &str| {
+            config
+                .sites
+                .iter()
+                .find(|site| site.host.as_deref() == Some(name))
+                .unwrap_or_else(|| panic!("labs/proxy.conf has no host {name}"))
+        };
+        let port = |addr: &SocketAddr| (addr.ip().is_loopback(), addr.port());
+        let chat: Vec<_> = site("chat.localhost").backends.iter().map(port).collect();
+        assert_eq!(chat, [(true, 9000)], "the chat is one lab 4 server");
+        let pages = site("static.localhost");
+        let pool: Vec<_> = pages.backends.iter().map(port).collect();
+        assert_eq!(pool, [(true, 9001), (true, 9002), (true, 9003)]);
+        assert_eq!(pages.policy, Policy::RoundRobin);
+    }
+
+    #[test]
     fn semicolons_comments_quotes_and_layout_are_free() {
         let text = "# all on one line, then spread out\n\
                     host APP.Local { proxy_pass http://localhost:81/; dist_policy least-conn; }\n\
