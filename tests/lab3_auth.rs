@@ -210,6 +210,19 @@ fn whoami(addr: SocketAddr, cookie: Option<&str>) -> (Vec<u8>, RawResponse) {
     send(addr, "GET", "/whoami", &headers, b"")
 }
 
+/// `GET /whoami` with `Cookie: cookie`; fails unless the answer is `200
+/// {"username": user}` when a `user` is given, `401` when it is not.
+fn expect_whoami(addr: SocketAddr, cookie: &str, user: Option<&str>, step: &str, section: &str) {
+    let exchange = whoami(addr, Some(cookie));
+    match user {
+        Some(user) => {
+            let body = format!(r#"{{"username":"{user}"}}"#);
+            expect_answer(&exchange, step, 200, Some(&body), section);
+        }
+        None => expect_answer(&exchange, step, 401, None, section),
+    }
+}
+
 fn session_cookie(id: &str) -> String {
     format!("sessionid={id}")
 }
@@ -279,12 +292,11 @@ fn lab3_json_login_answers_200_with_both_cookies() {
         "Content-Type: application/json",
         "The contract",
     );
-    let (sent, me) = whoami(lab.addr(), Some(&session_cookie(id)));
-    expect_answer(
-        &(sent, me),
+    expect_whoami(
+        lab.addr(),
+        &session_cookie(id),
+        Some("admin"),
         "whoami with the new session",
-        200,
-        Some(r#"{"username":"admin"}"#),
         "The contract",
     );
 }
@@ -719,7 +731,7 @@ fn lab3_only_a_live_session_opens_a_protected_route() {
             &sent,
             &response,
             "401 with {\"status\":\"unauthorized\",…} and a WWW-Authenticate challenge",
-            "Why auth=true is not a login",
+            "Why `auth=true` is not a login",
         );
     }
     for cookie in [
@@ -727,12 +739,11 @@ fn lab3_only_a_live_session_opens_a_protected_route() {
         format!("auth=false; sessionid={live}; theme=dark"),
         format!("sessionid=\"{live}\""),
     ] {
-        let exchange = whoami(lab.addr(), Some(&cookie));
-        expect_answer(
-            &exchange,
+        expect_whoami(
+            lab.addr(),
+            &cookie,
+            Some("admin"),
             &format!("GET /whoami with Cookie: {cookie}"),
-            200,
-            Some(r#"{"username":"admin"}"#),
             "The contract",
         );
     }
@@ -805,25 +816,23 @@ fn lab3_sessions_expire_when_idle_and_at_the_absolute_timeout() {
     let idle_minutes = (DEFAULT_IDLE_TIMEOUT.as_secs() / 60) as u32;
     for step in 1..=3 {
         lab.clock.advance(minute * (idle_minutes - 1));
-        let exchange = whoami(lab.addr(), Some(&cookie));
-        expect_answer(
-            &exchange,
+        expect_whoami(
+            lab.addr(),
+            &cookie,
+            Some("admin"),
             &format!(
                 "used again {} min after the last use, step {step}",
                 idle_minutes - 1
             ),
-            200,
-            None,
             "Expiry is the server's job",
         );
     }
     lab.clock.advance(DEFAULT_IDLE_TIMEOUT);
-    let exchange = whoami(lab.addr(), Some(&cookie));
-    expect_answer(
-        &exchange,
-        "used again after the whole idle timeout",
-        401,
+    expect_whoami(
+        lab.addr(),
+        &cookie,
         None,
+        "used again after the whole idle timeout",
         "Expiry is the server's job",
     );
 
@@ -835,22 +844,20 @@ fn lab3_sessions_expire_when_idle_and_at_the_absolute_timeout() {
     while used + step < DEFAULT_ABSOLUTE_TIMEOUT {
         lab.clock.advance(step);
         used += step;
-        let exchange = whoami(lab.addr(), Some(&cookie));
-        expect_answer(
-            &exchange,
+        expect_whoami(
+            lab.addr(),
+            &cookie,
+            Some("admin"),
             &format!("a busy session, {} min after login", used.as_secs() / 60),
-            200,
-            None,
             "Expiry is the server's job",
         );
     }
     lab.clock.advance(DEFAULT_ABSOLUTE_TIMEOUT - used);
-    let exchange = whoami(lab.addr(), Some(&cookie));
-    expect_answer(
-        &exchange,
-        "a busy session at the absolute timeout",
-        401,
+    expect_whoami(
+        lab.addr(),
+        &cookie,
         None,
+        "a busy session at the absolute timeout",
         "Expiry is the server's job",
     );
 }
@@ -880,12 +887,11 @@ fn lab3_logout_ends_the_session_and_expires_both_cookies() {
             "The contract",
         );
     }
-    let exchange = whoami(lab.addr(), Some(&cookie));
-    expect_answer(
-        &exchange,
-        "the old session id after logout",
-        401,
+    expect_whoami(
+        lab.addr(),
+        &cookie,
         None,
+        "the old session id after logout",
         "How a cookie makes a session",
     );
     let exchange = send(lab.addr(), "POST", "/logout", &[], b"");
@@ -928,18 +934,18 @@ fn lab3_a_new_login_replaces_the_session_it_was_sent_with() {
         "200 and a new session id, never the one the browser brought",
         "Session ids",
     );
-    expect_answer(
-        &whoami(lab.addr(), Some(&session_cookie(&first))),
-        "the replaced session",
-        401,
+    expect_whoami(
+        lab.addr(),
+        &session_cookie(&first),
         None,
+        "the replaced session",
         "Session ids",
     );
-    expect_answer(
-        &whoami(lab.addr(), Some(&session_cookie(&second))),
+    expect_whoami(
+        lab.addr(),
+        &session_cookie(&second),
+        Some("admin"),
         "the new session",
-        200,
-        None,
         "Session ids",
     );
 }
@@ -959,11 +965,11 @@ fn lab3_register_creates_accounts_and_refuses_bad_or_taken_names() {
     let exchange = register(r#"{"username":"alice","password":"correct horse"}"#);
     expect_answer(&exchange, "register alice", 201, None, "The contract");
     let id = login(lab.addr(), "alice", "correct horse");
-    expect_answer(
-        &whoami(lab.addr(), Some(&session_cookie(&id))),
+    expect_whoami(
+        lab.addr(),
+        &session_cookie(&id),
+        Some("alice"),
         "whoami as alice",
-        200,
-        Some(r#"{"username":"alice"}"#),
         "The contract",
     );
     let long = "n".repeat(33);
@@ -1183,11 +1189,11 @@ fn lab3_accounts_survive_a_restart_on_the_same_data_directory() {
 
     let (running, _) = serve_lab3(&data.path, clock);
     login(running.addr(), "carol", "s3cret-pass");
-    expect_answer(
-        &whoami(running.addr(), Some(&session_cookie(&id))),
-        "a session from before the restart",
-        401,
+    expect_whoami(
+        running.addr(),
+        &session_cookie(&id),
         None,
+        "a session from before the restart",
         "Expiry is the server's job",
     );
     let text = std::fs::read_to_string(data.path.join("accounts.txt")).unwrap_or_default();
@@ -1295,7 +1301,7 @@ fn lab3_real_binary_logs_in_and_refuses_a_forged_auth_cookie() {
         "GET / with a forged auth=true",
         401,
         None,
-        "Why auth=true is not a login",
+        "Why `auth=true` is not a login",
     );
     let register = send(
         server.addr,
@@ -1312,12 +1318,11 @@ fn lab3_real_binary_logs_in_and_refuses_a_forged_auth_cookie() {
         "Running it",
     );
     let id = login(server.addr, "dave", "12345678");
-    let exchange = whoami(server.addr, Some(&session_cookie(&id)));
-    expect_answer(
-        &exchange,
+    expect_whoami(
+        server.addr,
+        &session_cookie(&id),
+        Some("dave"),
         "whoami on the binary",
-        200,
-        Some(r#"{"username":"dave"}"#),
         "Running it",
     );
     server.wait_for_log("GET /whoami 200");
