@@ -758,6 +758,7 @@ fn lab3_the_home_page_is_protected_however_it_is_spelt_and_the_rest_is_public() 
         "/index.html/",
         "//index.html",
         "/./index.html",
+        "/Index.HTML",
         "/%69ndex.html",
         "/%2e/index.html",
         "/?x=1",

@@ -41,7 +41,7 @@
 //! and `/%69ndex.html` are one file, and a route for `/index.html` alone
 //! would leave the other three open.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::app::Auth;
@@ -98,7 +98,7 @@ where
 pub struct ProtectedFiles {
     auth: Arc<Auth>,
     files: StaticFiles,
-    /// The protected pages, as paths relative to the root.
+    /// The protected pages, as paths relative to the root, in lower case.
     pages: Vec<PathBuf>,
 }
 
@@ -106,8 +106,11 @@ impl ProtectedFiles {
     /// Whether the request path names one of the protected pages, directly
     /// or as the index of its directory. A path that names no file at all
     /// is not protected: the files answer 404 for it.
+    ///
+    /// Letters are compared without regard to case: on a case-insensitive
+    /// file system (macOS's by default) `/INDEX.html` is the same file.
     fn needs_login(&self, path: &str) -> bool {
-        let Some(relative) = safe_relative_path(path) else {
+        let Some(relative) = safe_relative_path(path).map(|path| fold_case(&path)) else {
             return false;
         };
         let as_directory = relative.join(DIRECTORY_INDEX);
@@ -158,6 +161,7 @@ impl Auth {
             pages: pages
                 .iter()
                 .filter_map(|page| safe_relative_path(page))
+                .map(|page| fold_case(&page))
                 .collect(),
         }
     }
@@ -191,6 +195,11 @@ impl Auth {
             handler,
         }
     }
+}
+
+/// `path` with ASCII letters in lower case, for comparing file names.
+fn fold_case(path: &Path) -> PathBuf {
+    PathBuf::from(path.to_string_lossy().to_ascii_lowercase())
 }
 
 /// The link to the login page from a refused `path`: with `?next=path`
