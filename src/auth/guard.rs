@@ -104,8 +104,8 @@ pub struct ProtectedFiles {
 
 impl ProtectedFiles {
     /// Whether the request path names one of the protected pages, directly
-    /// or as the index of its directory. A path that names no file at all
-    /// is not protected: the files answer 404 for it.
+    /// or as the index of its directory. A path the static files refuse
+    /// anyway (`..`, a hidden name) is not: they answer 404 for it.
     ///
     /// Letters are compared without regard to case: on a case-insensitive
     /// file system (macOS's by default) `/INDEX.html` is the same file.
