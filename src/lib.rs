@@ -6,7 +6,7 @@
 //!
 //! | lab | modules |
 //! |---|---|
-//! | 1 — TCP echo | [`net`], [`echo`], with [`flags`] and [`clock`] shared by all |
+//! | 1 — TCP echo | [`net`], [`echo`], with [`flags`], [`clock`] and [`durable`] shared by all |
 //! | 2 — HTTP/1.1 | [`http`] |
 //! | 3 — cookie sessions and login | [`auth`]: cookies, sessions, accounts, password hashing, throttling; [`json`] for request and response bodies |
 //!
@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod durable;
 pub mod echo;
 pub mod flags;
 pub mod http;
