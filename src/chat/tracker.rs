@@ -205,6 +205,7 @@ impl Tracker {
     /// account's first peer, else [`ChatError::NoPeer`].
     pub fn acting_peer(&self, account: &str, named: Option<&str>) -> Result<String, ChatError> {
         let state = self.state();
+        // lab4: begin — only the account's own peers; none named means its first
         match named {
             Some(name) => match state.peers.get(name) {
                 Some(peer) if peer.account == account => Ok(name.to_string()),
@@ -217,6 +218,7 @@ impl Tracker {
                 .cloned()
                 .ok_or(ChatError::NoPeer),
         }
+        // lab4: end
     }
 
     /// The peer called `name`.
