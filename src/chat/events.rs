@@ -268,13 +268,11 @@ pub fn pump(
         loop {
             let page = replay(after, REPLAY_PAGE);
             send(out, &mut buffer, &page)?;
-            match page.last() {
-                Some(last) if page.len() == REPLAY_PAGE => after = last.id(),
-                Some(last) => {
-                    after = last.id();
-                    break;
-                }
-                None => break,
+            if let Some(last) = page.last() {
+                after = last.id();
+            }
+            if page.len() < REPLAY_PAGE {
+                break;
             }
         }
         subscription.skip_through(after);
@@ -479,6 +477,55 @@ mod tests {
                 "resuming after {RESUME_AFTER}: every later id once, in order"
             );
             sending.join().expect("sender");
+            events.close();
+        });
+    }
+
+    #[test]
+    fn a_long_replay_comes_in_pages_then_live_messages_follow() {
+        let total = 2 * REPLAY_PAGE + 500;
+        let dir = TempDir::new("events");
+        let events = Arc::new(Events::new(QUEUE_CAPACITY));
+        let store = store_for(&dir, &events);
+        thread::scope(|scope| {
+            for _ in 0..10 {
+                scope.spawn(|| {
+                    for _ in 0..total / 10 {
+                        post(&store, "old");
+                    }
+                });
+            }
+        });
+        let (mut out, mut reader) = pipe();
+        thread::scope(|scope| {
+            let subscription = events.subscribe("bob");
+            let store = &store;
+            scope.spawn(move || {
+                let replay = |after, limit| store.visible_after("bob", after, limit);
+                pump(
+                    subscription,
+                    Some(10),
+                    replay,
+                    Duration::from_millis(20),
+                    &mut out,
+                )
+            });
+            let replayed: Vec<u64> = reader
+                .events(total - 10)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            let expected: Vec<u64> = (11..=total as u64).collect();
+            assert!(
+                replayed == expected,
+                "the replay after id 10 holds ids 11 to {total} once each, in order"
+            );
+            post(store, "new");
+            assert_eq!(
+                reader.events(1)[0].0,
+                total as u64 + 1,
+                "then the live message"
+            );
             events.close();
         });
     }
