@@ -30,11 +30,12 @@
 //! address (behind lab 6's proxy every client looks like the proxy to the
 //! throttle), and cookies for HTTPS (`Secure`: the labs speak plain HTTP).
 
+use std::fmt;
 use std::fs;
 use std::io;
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::accounts::Accounts;
 use super::cookie::{CookieError, Cookies, SameSite, SetCookie};
@@ -89,15 +90,32 @@ impl Default for AuthConfig {
     }
 }
 
+/// A check that a name is already used by something other than an account
+/// (see [`Auth::reserve_names`]).
+type NameCheck = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// One server's accounts, sessions and throttle. Share it as an
 /// `Arc<Auth>` ([`Auth::open`] returns one): every method takes `&self`,
 /// and each part guards itself with its own lock.
-#[derive(Debug)]
 pub struct Auth {
     config: AuthConfig,
     accounts: Accounts,
     sessions: SessionStore,
     throttle: Throttle,
+    /// Set once, at start-up, by a lab whose other names share the
+    /// accounts' name space (lab 4's peer names).
+    reserved: OnceLock<NameCheck>,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("config", &self.config)
+            .field("accounts", &self.accounts)
+            .field("sessions", &self.sessions)
+            .field("throttle", &self.throttle)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Auth {
@@ -121,7 +139,21 @@ impl Auth {
             sessions: SessionStore::new(config.session, clock.clone()),
             throttle: Throttle::new(config.throttle, clock),
             config,
+            reserved: OnceLock::new(),
         }))
+    }
+
+    /// Makes `/register` refuse (409) every name for which `is_taken` says
+    /// yes, as if an account had it. Lab 4 passes "a peer has this name",
+    /// so that no account is created under another account's peer name.
+    /// Only the first call counts.
+    pub fn reserve_names(&self, is_taken: impl Fn(&str) -> bool + Send + Sync + 'static) {
+        let _ = self.reserved.set(Box::new(is_taken));
+    }
+
+    /// Whether [`Auth::reserve_names`] reserved `name`.
+    pub fn is_reserved(&self, name: &str) -> bool {
+        self.reserved.get().is_some_and(|is_taken| is_taken(name))
     }
 
     /// The settings it was opened with.

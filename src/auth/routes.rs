@@ -136,6 +136,10 @@ impl Auth {
             Ok(credentials) => credentials,
             Err(response) => return response,
         };
+        let taken = || json_status(StatusCode::CONFLICT, "conflict", "That username is taken");
+        if self.is_reserved(&credentials.username) {
+            return taken();
+        }
         match self
             .accounts()
             .register(&credentials.username, &credentials.password)
@@ -144,9 +148,7 @@ impl Auth {
             Err(RegisterError::Invalid(message)) => {
                 json_status(StatusCode::BAD_REQUEST, "bad_request", &message)
             }
-            Err(RegisterError::Taken) => {
-                json_status(StatusCode::CONFLICT, "conflict", "That username is taken")
-            }
+            Err(RegisterError::Taken) => taken(),
             Err(RegisterError::Io(error)) => internal_error("saving the account", &error),
         }
     }

@@ -13,6 +13,7 @@
 //! | [`events`] | the live fan-out, resuming without gaps, the wire format | HTML §9.2 Server-sent events |
 //! | [`service`] | [`Chat`]: the operations, with the rules that span the parts | |
 //! | [`api`] | the course's routes, JSON in and out | the lab 4 issue's table |
+//! | [`site`] | lab 4's whole application: login, API, static files | |
 //!
 //! The chat knows accounts only by name: lab 3's session check finds the
 //! account of a request and hands its username to the routes
@@ -23,6 +24,7 @@ pub mod error;
 pub mod events;
 mod fields;
 pub mod service;
+pub mod site;
 pub mod store;
 #[cfg(test)]
 mod testing;
