@@ -7,11 +7,12 @@
 //! | `POST /submit-info` | `{"username","ip","port"}` | `{"status":"ok","peer":{"username","ip","port"}}` |
 //! | `POST /add-list` | `{"username"?,"channel"}` | `{"status":"ok","channel","members":[...]}` |
 //! | `GET /get-list` | — | `{"status":"ok","peers":[{"username","ip","port","online","channels"}],"channels":[...]}` |
-//! | `POST /connect-peer` | `{"from"?,"to"}` | `{"status":"ok","to":{"username","ip","port"}}` |
+//! | `POST /connect-peer` | `{"from"?,"to","ticket"?}` | `{"status":"ok","to":{"username","ip","port"}}`, and `"ticket"` when asked for (lab 5) |
 //! | `POST /broadcast-peer` | `{"from"?,"channel","message"}` | `{"status":"sent","message":EVENT}` |
 //! | `POST /send-peer` | `{"from"?,"to","channel"?,"message"}` | `{"status":"sent","message":EVENT}` |
 //! | `POST /channel/messages` | `{"channel"}` or `{"peer"}`, `"after"`/`"before"`, `"limit"` | `{"status":"ok","messages":[EVENT...]}` |
 //! | `GET /events` | — | `text/event-stream` of EVENTs |
+//! | `POST /check-ticket` | `{"ticket","from","to"}` | lab 5: `{"status":"ok","from","to","receipt"}` |
 //!
 //! Every route needs a logged-in account, which this module does not
 //! check: a handler here is an [`AccountHandler`], called with the request
@@ -27,6 +28,7 @@
 //! *refers to* are looked up, and a name that breaks the rule is simply
 //! not found (403 for a `from`, 404 otherwise).
 
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -35,6 +37,7 @@ use super::events;
 use super::fields;
 use super::service::Chat;
 use super::store::{Conversation, Cursor, Message};
+use super::ticket::Ticket;
 use super::tracker::{Listing, Peer, valid_port};
 use crate::http::{Handler, Method, Request, Response, Router, StatusCode};
 use crate::json::{self, Object, Value};
@@ -63,8 +66,9 @@ pub struct Route {
 /// A route that answers JSON: a value for 200, or an error.
 type JsonRoute = fn(&Chat, &Request<'_>, &str) -> Result<Value, ChatError>;
 
-/// The routes that answer JSON, in the order of the issue's table.
-const JSON_ROUTES: [(Method, &str, JsonRoute); 7] = [
+/// The routes that answer JSON, in the order of the issue's table, then
+/// lab 5's.
+const JSON_ROUTES: [(Method, &str, JsonRoute); 8] = [
     (Method::Post, "/submit-info", submit_info),
     (Method::Post, "/add-list", add_list),
     (Method::Get, "/get-list", get_list),
@@ -72,6 +76,7 @@ const JSON_ROUTES: [(Method, &str, JsonRoute); 7] = [
     (Method::Post, "/broadcast-peer", broadcast_peer),
     (Method::Post, "/send-peer", send_peer),
     (Method::Post, "/channel/messages", channel_messages),
+    (Method::Post, "/check-ticket", check_ticket),
 ];
 
 /// The path of the event stream.
@@ -201,13 +206,35 @@ fn get_list(chat: &Chat, _: &Request<'_>, account: &str) -> Result<Value, ChatEr
     ]))
 }
 
-/// `POST /connect-peer`.
+/// `POST /connect-peer`; with `"ticket": true` (lab 5's peers ask for
+/// it) the answer also carries a ticket, `{"id","receipt","expires_in"}`.
 fn connect_peer(chat: &Chat, request: &Request<'_>, account: &str) -> Result<Value, ChatError> {
     let body = body_object(request)?;
     let from = optional_text(&body, "from")?;
     let to = required_text(&body, "to")?;
-    let peer = chat.connect(account, from, to)?;
-    Ok(ok_with([("to", peer_value(&peer).into())]))
+    if !fields::optional_bool(&body, "ticket").map_err(ChatError::BadRequest)? {
+        let peer = chat.connect(account, from, to)?;
+        return Ok(ok_with([("to", peer_value(&peer).into())]));
+    }
+    let (peer, ticket) = chat.introduce(account, from, to)?;
+    Ok(ok_with([
+        ("to", peer_value(&peer).into()),
+        ("ticket", ticket_value(&ticket).into()),
+    ]))
+}
+
+/// `POST /check-ticket` (lab 5): a peer of the caller's was shown a ticket.
+fn check_ticket(chat: &Chat, request: &Request<'_>, account: &str) -> Result<Value, ChatError> {
+    let body = body_object(request)?;
+    let ticket = required_text(&body, "ticket")?;
+    let from = required_text(&body, "from")?;
+    let to = required_text(&body, "to")?;
+    let receipt = chat.check_ticket(account, ticket, from, to)?;
+    Ok(ok_with([
+        ("from", from.into()),
+        ("to", to.into()),
+        ("receipt", receipt.into()),
+    ]))
 }
 
 /// `POST /broadcast-peer`.
@@ -233,6 +260,22 @@ fn send_peer(chat: &Chat, request: &Request<'_>, account: &str) -> Result<Value,
 
 /// `POST /channel/messages`.
 fn channel_messages(chat: &Chat, request: &Request<'_>, account: &str) -> Result<Value, ChatError> {
+    let (conversation, cursor, limit) = history_query(request)?;
+    let messages = chat.history(account, &conversation, cursor, limit)?;
+    Ok(messages_answer(&messages))
+}
+
+/// `{"status":"ok","messages":[EVENT...]}`.
+pub(crate) fn messages_answer(messages: &[Arc<Message>]) -> Value {
+    let messages: Vec<Value> = messages.iter().map(|message| message.event()).collect();
+    ok_with([("messages", messages.into())])
+}
+
+/// What a `POST /channel/messages` body asks for: the conversation, where
+/// the page starts, and how many messages at most.
+pub(crate) fn history_query(
+    request: &Request<'_>,
+) -> Result<(Conversation, Cursor, usize), ChatError> {
     let body = body_object(request)?;
     let conversation = match (
         optional_text(&body, "channel")?,
@@ -257,14 +300,25 @@ fn channel_messages(chat: &Chat, request: &Request<'_>, account: &str) -> Result
         Some(0) => return Err(bad("\"limit\" must be at least 1")),
         Some(limit) => usize::try_from(limit).map_or(MAX_LIMIT, |limit| limit.min(MAX_LIMIT)),
     };
-    let messages = chat.history(account, &conversation, cursor, limit)?;
-    let messages: Vec<Value> = messages.iter().map(|message| message.event()).collect();
-    Ok(ok_with([("messages", messages.into())]))
+    Ok((conversation, cursor, limit))
 }
 
 /// `GET /events`: a Server-Sent Events stream, resumed after the
 /// `Last-Event-ID` header when the browser sends one.
 fn event_stream(chat: &Arc<Chat>, request: &Request<'_>, account: &str) -> Response {
+    let chat = Arc::clone(chat);
+    let account = account.to_string();
+    event_stream_answer(request, move |last_event_id, out| {
+        chat.stream_events(&account, last_event_id, out)
+    })
+}
+
+/// The answer to `GET /events`: a stream that `run` writes, given the
+/// `Last-Event-ID` the browser sent (400 when it is not a message id).
+pub(crate) fn event_stream_answer(
+    request: &Request<'_>,
+    run: impl FnOnce(Option<u64>, &mut dyn Write) -> io::Result<()> + Send + 'static,
+) -> Response {
     let last_event_id = match request.header("last-event-id").map(str::trim) {
         None | Some("") => None,
         Some(text) => match text.parse::<u64>() {
@@ -272,10 +326,8 @@ fn event_stream(chat: &Arc<Chat>, request: &Request<'_>, account: &str) -> Respo
             Err(_) => return error_answer(&bad("Last-Event-ID must be a message id")),
         },
     };
-    let chat = Arc::clone(chat);
-    let account = account.to_string();
     Response::stream(StatusCode::OK, events::CONTENT_TYPE, move |out| {
-        chat.stream_events(&account, last_event_id, out)
+        run(last_event_id, out)
     })
     .with_header("Cache-Control", "no-cache")
 }
@@ -289,6 +341,14 @@ fn ok_with<const N: usize>(members: [(&str, Value); N]) -> Value {
     Value::Object(answer)
 }
 
+/// `{"id","receipt","expires_in"}`, a ticket as `/connect-peer` hands it out.
+fn ticket_value(ticket: &Ticket) -> Object {
+    Object::new()
+        .with("id", ticket.id.as_str())
+        .with("receipt", ticket.receipt.as_str())
+        .with("expires_in", ticket.lifetime.as_secs())
+}
+
 /// `{"username","ip","port"}`, the peer as answers show it.
 fn peer_value(peer: &Peer) -> Object {
     Object::new()
@@ -298,7 +358,7 @@ fn peer_value(peer: &Peer) -> Object {
 }
 
 /// The request body as a JSON object, whatever its `Content-Type`.
-fn body_object(request: &Request<'_>) -> Result<Object, ChatError> {
+pub(crate) fn body_object(request: &Request<'_>) -> Result<Object, ChatError> {
     let text =
         std::str::from_utf8(request.body()).map_err(|_| bad("the body is not UTF-8 text"))?;
     match json::parse(text) {
@@ -312,11 +372,11 @@ fn bad(reason: &str) -> ChatError {
     ChatError::BadRequest(reason.to_string())
 }
 
-fn required_text<'a>(body: &'a Object, key: &str) -> Result<&'a str, ChatError> {
+pub(crate) fn required_text<'a>(body: &'a Object, key: &str) -> Result<&'a str, ChatError> {
     fields::required_str(body, key).map_err(ChatError::BadRequest)
 }
 
-fn optional_text<'a>(body: &'a Object, key: &str) -> Result<Option<&'a str>, ChatError> {
+pub(crate) fn optional_text<'a>(body: &'a Object, key: &str) -> Result<Option<&'a str>, ChatError> {
     fields::optional_str(body, key).map_err(ChatError::BadRequest)
 }
 
@@ -738,6 +798,55 @@ mod tests {
         for (account, line, body, status) in cases {
             app.expect(account, line, body, status);
         }
+    }
+
+    #[test]
+    fn connect_peer_hands_out_a_ticket_that_only_the_receivers_account_redeems_once() {
+        let dir = TempDir::new("api");
+        let app = App::with_peers(&dir);
+        let plain = app.expect("bob", "POST /connect-peer", r#"{"to":"ann"}"#, 200);
+        assert!(
+            plain.get("ticket").is_none(),
+            "lab 4's answer is unchanged without \"ticket\": {plain}"
+        );
+        let answer = app.expect(
+            "bob",
+            "POST /connect-peer",
+            r#"{"to":"ann","ticket":true}"#,
+            200,
+        );
+        let ticket = answer.get("ticket").expect("a ticket");
+        let field = |key: &str| ticket.get(key).and_then(Value::as_str).expect(key);
+        let (id, receipt) = (field("id"), field("receipt"));
+        assert_eq!(
+            ticket.get("expires_in").and_then(Value::as_u64),
+            Some(crate::chat::ticket::TICKET_LIFETIME.as_secs())
+        );
+        let check = format!(r#"{{"ticket":"{id}","from":"bo","to":"ann"}}"#);
+        let forged = format!(r#"{{"ticket":"{id}","from":"cy","to":"ann"}}"#);
+        app.expect("bob", "POST /check-ticket", &check, 403);
+        app.expect("carol", "POST /check-ticket", &check, 403);
+        app.expect("alice", "POST /check-ticket", &forged, 403);
+        let redeemed = app.expect("alice", "POST /check-ticket", &check, 200);
+        assert_eq!(
+            redeemed.get("receipt").and_then(Value::as_str),
+            Some(receipt),
+            "the receipt the sender was given: {redeemed}"
+        );
+        app.expect("alice", "POST /check-ticket", &check, 403);
+        for (body, status) in [
+            (r#"{"to":"ann","ticket":"yes"}"#, 400),
+            (r#"{"to":"ghost","ticket":true}"#, 404),
+            (r#"{"from":"ann","to":"bo","ticket":true}"#, 403),
+        ] {
+            app.expect("bob", "POST /connect-peer", body, status);
+        }
+        app.expect(
+            "alice",
+            "POST /check-ticket",
+            r#"{"from":"bo","to":"ann"}"#,
+            400,
+        );
     }
 
     #[test]

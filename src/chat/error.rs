@@ -10,6 +10,7 @@ use std::error::Error;
 use std::fmt;
 
 use super::service::MAX_MESSAGE_BYTES;
+use super::ticket::Refusal;
 use crate::http::StatusCode;
 
 /// One reason a chat request was refused.
@@ -41,6 +42,8 @@ pub enum ChatError {
     NameTaken(String),
     /// The disk refused a write; nothing was acknowledged (500).
     Storage(String),
+    /// Lab 5: a peer's ticket was not redeemed (403).
+    TicketRefused(Refusal),
 }
 
 impl ChatError {
@@ -51,7 +54,9 @@ impl ChatError {
                 StatusCode::BAD_REQUEST
             }
             ChatError::MessageTooLong => StatusCode::CONTENT_TOO_LARGE,
-            ChatError::NotYourPeer(_) | ChatError::NotMember { .. } => StatusCode::FORBIDDEN,
+            ChatError::NotYourPeer(_)
+            | ChatError::NotMember { .. }
+            | ChatError::TicketRefused(_) => StatusCode::FORBIDDEN,
             ChatError::NoSuchPeer(_) | ChatError::NoSuchChannel(_) => StatusCode::NOT_FOUND,
             ChatError::NameTaken(_) => StatusCode::CONFLICT,
             ChatError::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -80,6 +85,7 @@ impl fmt::Display for ChatError {
                 write!(f, "the name {name:?} belongs to another account")
             }
             ChatError::Storage(reason) => write!(f, "the server could not save it: {reason}"),
+            ChatError::TicketRefused(refusal) => refusal.fmt(f),
         }
     }
 }
@@ -109,6 +115,7 @@ mod tests {
             (ChatError::NoSuchChannel("c".into()), 404),
             (ChatError::NameTaken("a".into()), 409),
             (ChatError::Storage("disk full".into()), 500),
+            (ChatError::TicketRefused(Refusal::Expired), 403),
         ];
         for (error, status) in cases {
             assert_eq!(error.status().as_u16(), status, "status of {error:?}");

@@ -37,6 +37,16 @@ pub fn required_u64(object: &Object, key: &str) -> Result<u64, String> {
     optional_u64(object, key)?.ok_or_else(|| missing(key))
 }
 
+/// The boolean `key`, `false` when it is absent or `null`.
+pub fn optional_bool(object: &Object, key: &str) -> Result<bool, String> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(value) => value
+            .as_bool()
+            .ok_or_else(|| format!("{key:?} must be true or false")),
+    }
+}
+
 /// The array of strings `key`, which must be there.
 pub fn required_strs<'a>(object: &'a Object, key: &str) -> Result<Vec<&'a str>, String> {
     let wrong = || format!("{key:?} must be an array of strings");
@@ -88,5 +98,14 @@ mod tests {
         assert_eq!(required_strs(&body, "list"), Ok(vec!["a", "b"]));
         assert!(required_strs(&body, "bad").is_err());
         assert!(required_strs(&body, "absent").is_err());
+        let flags = object(r#"{"yes":true,"no":false,"z":null,"s":"true"}"#);
+        assert_eq!(optional_bool(&flags, "yes"), Ok(true));
+        assert_eq!(optional_bool(&flags, "no"), Ok(false));
+        assert_eq!(optional_bool(&flags, "z"), Ok(false));
+        assert_eq!(optional_bool(&flags, "absent"), Ok(false));
+        assert!(
+            optional_bool(&flags, "s").is_err(),
+            "a string is not a flag"
+        );
     }
 }

@@ -10,6 +10,7 @@
 //! | `fields` | typed fields of JSON objects, shared by the others | RFC 8259 |
 //! | [`store`] | messages: an append-only log, group commit, history pages | JSON Lines, `fdatasync(2)` |
 //! | [`tracker`] | peers, their owners and addresses, channels, who is online | |
+//! | [`ticket`] | lab 5: the tracker vouching to one peer for another | |
 //! | [`events`] | the live fan-out, resuming without gaps, the wire format | HTML §9.2 Server-sent events |
 //! | [`service`] | [`Chat`]: the operations, with the rules that span the parts | |
 //! | [`api`] | the course's routes, JSON in and out | the lab 4 issue's table |
@@ -28,6 +29,7 @@ pub mod site;
 pub mod store;
 #[cfg(test)]
 mod testing;
+pub mod ticket;
 pub mod tracker;
 
 pub use error::ChatError;

@@ -25,6 +25,7 @@ use std::time::Duration;
 use super::error::ChatError;
 use super::events::{self, Events, HEARTBEAT, QUEUE_CAPACITY};
 use super::store::{Conversation, Cursor, Draft, Message, Party, Store};
+use super::ticket::{TICKET_LIFETIME, Ticket, Tickets};
 use super::tracker::{Listing, ONLINE_WINDOW, Peer, Tracker};
 use crate::clock::Clock;
 
@@ -44,6 +45,8 @@ pub struct Settings {
     /// How many messages an event stream may fall behind before it is
     /// dropped (and resumes).
     pub queue_capacity: usize,
+    /// Lab 5: how long a ticket handed out by `/connect-peer` stays valid.
+    pub ticket_lifetime: Duration,
 }
 
 impl Default for Settings {
@@ -53,6 +56,7 @@ impl Default for Settings {
             online_window: ONLINE_WINDOW,
             heartbeat: HEARTBEAT,
             queue_capacity: QUEUE_CAPACITY,
+            ticket_lifetime: TICKET_LIFETIME,
         }
     }
 }
@@ -66,6 +70,7 @@ pub struct Chat {
     store: Store,
     events: Arc<Events>,
     heartbeat: Duration,
+    tickets: Tickets,
 }
 
 impl Chat {
@@ -85,12 +90,14 @@ impl Chat {
             settings.clock.clone(),
             move |batch: &[Arc<Message>]| publisher.publish(batch),
         )?;
+        let tickets = Tickets::new(settings.clock.clone(), settings.ticket_lifetime);
         let tracker = Tracker::open(dir, settings.clock, settings.online_window, is_account)?;
         Ok(Chat {
             tracker,
             store,
             events,
             heartbeat: settings.heartbeat,
+            tickets,
         })
     }
 
@@ -130,6 +137,40 @@ impl Chat {
     pub fn connect(&self, account: &str, from: Option<&str>, to: &str) -> Result<Peer, ChatError> {
         self.acting(account, from)?;
         self.tracker.peer(to)
+    }
+
+    /// Lab 5: `POST /connect-peer` with `"ticket": true` — the address of
+    /// peer `to`, and a ticket that vouches to it for the acting peer (see
+    /// [`super::ticket`]).
+    pub fn introduce(
+        &self,
+        account: &str,
+        from: Option<&str>,
+        to: &str,
+    ) -> Result<(Peer, Ticket), ChatError> {
+        let from = self.acting(account, from)?;
+        let to = self.tracker.peer(to)?;
+        let ticket = self
+            .tickets
+            .issue(&from, &to.username)
+            .map_err(|error| ChatError::Storage(error.to_string()))?;
+        Ok((to, ticket))
+    }
+
+    /// Lab 5: `POST /check-ticket` — peer `to`, which must be one of the
+    /// account's, was shown ticket `id` by peer `from`. Returns the
+    /// ticket's receipt, and the ticket is spent.
+    pub fn check_ticket(
+        &self,
+        account: &str,
+        id: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<String, ChatError> {
+        let to = self.acting(account, Some(to))?;
+        self.tickets
+            .redeem(id, from, &to)
+            .map_err(ChatError::TicketRefused)
     }
 
     /// `POST /broadcast-peer`: stores `text` from the acting peer in
@@ -261,8 +302,8 @@ fn party(peer: String, account: &str) -> Party {
 }
 
 /// A message text must hold something besides white space, and fit in
-/// [`MAX_MESSAGE_BYTES`].
-fn check_text(text: &str) -> Result<(), ChatError> {
+/// [`MAX_MESSAGE_BYTES`]. Lab 5's peers check what they receive with it too.
+pub fn check_text(text: &str) -> Result<(), ChatError> {
     if text.len() > MAX_MESSAGE_BYTES {
         Err(ChatError::MessageTooLong)
     } else if text.trim().is_empty() {
