@@ -531,7 +531,8 @@ fn log_line(
 /// Closes our sending side, then reads and discards what the client still
 /// sends for a short while, so that the kernel does not reset the
 /// connection — destroying our last response — while input is unread.
-fn linger(stream: &TcpStream) {
+/// Lab 5's peers close a connection after an error frame the same way.
+pub fn linger(stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
     let _ = stream.set_read_timeout(Some(LINGER_TIME));
     let deadline = Instant::now() + LINGER_TIME;

@@ -15,11 +15,12 @@
 //! stops reading.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use super::frame::{self, Frame, FrameError};
 use crate::clock::Clock;
+use crate::http::conn::linger;
 use crate::http::request::Status;
 
 /// Bytes asked of the socket at a time.
@@ -114,10 +115,13 @@ impl Wire {
         }
     }
 
-    /// Sends `frame` (an error, a last word) and closes both directions.
+    /// Sends `frame` (an error, a last word) and closes the connection,
+    /// lingering as lab 2's server does after an error response
+    /// ([`linger`]): input left unread at close makes the kernel reset the
+    /// connection, which could destroy the frame before it is read.
     pub fn close_with(mut self, frame: &Frame) {
         let _ = self.send(frame);
-        let _ = self.stream.shutdown(Shutdown::Both);
+        linger(&self.stream);
     }
 }
 
