@@ -597,6 +597,36 @@ impl Frames {
     }
 }
 
+/// The next connection to `listener` (which is non-blocking), waiting at
+/// most [`STEP_TIMEOUT`]: a bounded poll.
+fn accept_within(listener: &TcpListener, step: &str) -> TcpStream {
+    const POLL: Duration = Duration::from_millis(10);
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                stream.set_nonblocking(false).expect("blocking stream");
+                stream
+                    .set_read_timeout(Some(STEP_TIMEOUT))
+                    .expect("timeout");
+                stream
+                    .set_write_timeout(Some(STEP_TIMEOUT))
+                    .expect("timeout");
+                return stream;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    Instant::now() < deadline,
+                    "{step}: no connection within {STEP_TIMEOUT:?}; expected the node to \
+                     connect and send its hello; see {WIRE}"
+                );
+                thread::sleep(POLL);
+            }
+            Err(error) => panic!("{step}: accept failed: {error}"),
+        }
+    }
+}
+
 /// A hello frame.
 fn hello(from: &str, to: &str, ticket: &str) -> Value {
     json!({"type": "hello", "version": 1, "from": from, "to": to, "ticket": ticket})
@@ -981,13 +1011,8 @@ fn lab5_a_silent_peer_is_reported_and_a_hand_written_peer_speaks_the_protocol() 
         &body.to_string(),
     )
     .expect("register the hand-written peer", 200, WIRE);
-    let accept = || {
-        let (stream, _) = listener.accept().expect("alice's node connects");
-        stream
-            .set_read_timeout(Some(STEP_TIMEOUT))
-            .expect("timeout");
-        Frames::over(stream)
-    };
+    listener.set_nonblocking(true).expect("non-blocking accept");
+    let accept = || Frames::over(accept_within(&listener, "alice's node connects to mute"));
     let read_hello = |frames: &mut Frames| -> String {
         let hello = frames.expect("the hello from alice's node", WIRE);
         let good = hello["type"] == "hello"

@@ -227,6 +227,11 @@ impl PeerNode {
             let away = format!("{to}'s user is not logged in at this node; try later");
             (ErrorCode::Offline, away)
         })?;
+        let verified = Verified {
+            from: from.to_string(),
+            to: to.to_string(),
+            account,
+        };
         // lab5: begin — ask the tracker, as the receiver's account, to redeem the ticket for from → to; welcome with its receipt
         let receipt = self
             .tracker
@@ -235,7 +240,7 @@ impl PeerNode {
                 TrackerError::Refused { message, .. } => (ErrorCode::BadTicket, message),
                 error => {
                     let unchecked = format!("the ticket cannot be checked now: {error}");
-                    let _ = self.tracker_failed(&account, error);
+                    let _ = self.tracker_failed(&verified.account, error);
                     (ErrorCode::Offline, unchecked)
                 }
             })?;
@@ -244,13 +249,8 @@ impl PeerNode {
             peer: to.to_string(),
             receipt,
         };
-        // lab5: end
-        let verified = Verified {
-            from: from.to_string(),
-            to: to.to_string(),
-            account,
-        };
         Ok((verified, welcome))
+        // lab5: end
     }
 
     /// Takes one message on a verified connection: the ack or error to
