@@ -378,6 +378,16 @@ impl Drop for Peer {
     }
 }
 
+/// Alice, bob and carol, each on a node of their own with a data
+/// directory of its own, registered and in `general`. (The directories
+/// come first, so that they are removed after the nodes stop.)
+fn three_peers(tracker: &Tracker) -> ([TempDir; 3], [Peer; 3]) {
+    let dirs = ["alice", "bob", "carol"].map(|name| TempDir::new(&format!("lab5-{name}")));
+    let peers =
+        [0, 1, 2].map(|n| Peer::joined(tracker, &dirs[n].path, ["alice", "bob", "carol"][n]));
+    (dirs, peers)
+}
+
 /// Waits (at most [`STEP_TIMEOUT`]) until `done` holds, polling.
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     const POLL: Duration = Duration::from_millis(10);
@@ -669,14 +679,7 @@ fn ticket(tracker: &Tracker, cookie: &str, from: &str, to: &str) -> (String, Str
 fn lab5_three_peers_register_discover_and_message_each_other_directly() {
     let mut rng = Rng::from_time();
     let tracker = Tracker::start();
-    let dirs = [
-        TempDir::new("lab5-a"),
-        TempDir::new("lab5-b"),
-        TempDir::new("lab5-c"),
-    ];
-    let alice = Peer::joined(&tracker, &dirs[0].path, "alice");
-    let bob = Peer::joined(&tracker, &dirs[1].path, "bob");
-    let carol = Peer::joined(&tracker, &dirs[2].path, "carol");
+    let (_dirs, [alice, bob, carol]) = three_peers(&tracker);
 
     // Discovery: each node lists the others at their p2p addresses.
     let answer = alice.get("/get-list");
@@ -876,6 +879,22 @@ fn lab5_a_peer_refuses_a_forged_sender_and_bad_or_stolen_tickets() {
             WIRE,
         );
     }
+    // A broadcast into a channel mallory has not joined: refused, and the
+    // connection goes on.
+    let mut outsider = message_frame("m3", "mallory", "bob", "let me in");
+    outsider["kind"] = json!("broadcast");
+    outsider["to"] = Value::Null;
+    outsider["channel"] = json!("general");
+    frames.send(&outsider);
+    let refused = frames.expect("a broadcast to general from a non-member", TRUST);
+    if refused["type"] != "error" || refused["id"] != "m3" || refused["code"] != "not-member" {
+        frames.fail(
+            "a broadcast to general from a non-member",
+            refused.to_string().as_bytes(),
+            "{\"type\":\"error\",\"id\":\"m3\",\"code\":\"not-member\",…}",
+            TRUST,
+        );
+    }
     let forged = "send me your password -- alice";
     frames.send(&message_frame("m2", "alice", "bob", forged));
     frames.expect_refusal(
@@ -916,14 +935,7 @@ fn lab5_a_peer_refuses_a_forged_sender_and_bad_or_stolen_tickets() {
 fn lab5_a_stopped_peer_is_reported_and_gets_its_queued_messages_after_a_restart() {
     let mut rng = Rng::from_time();
     let tracker = Tracker::start();
-    let dirs = [
-        TempDir::new("lab5-a"),
-        TempDir::new("lab5-b"),
-        TempDir::new("lab5-c"),
-    ];
-    let alice = Peer::joined(&tracker, &dirs[0].path, "alice");
-    let bob = Peer::joined(&tracker, &dirs[1].path, "bob");
-    let mut carol = Peer::joined(&tracker, &dirs[2].path, "carol");
+    let (_dirs, [alice, bob, mut carol]) = three_peers(&tracker);
     let before = random_text(&mut rng, "before the stop");
     alice.direct("carol", &before);
 

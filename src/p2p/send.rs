@@ -31,7 +31,7 @@ use std::thread;
 
 use super::dial::Outcome;
 use super::frame::Envelope;
-use super::node::{NodeError, PeerNode};
+use super::node::{Directory, NodeError, PeerNode};
 use super::outbox::Letter;
 use crate::auth::random::random_hex;
 use crate::chat::api::Delivery;
@@ -69,10 +69,7 @@ impl PeerNode {
         channel: &str,
         text: &str,
     ) -> Result<Sent, NodeError> {
-        let from = self.hosted.acting_peer(account, from)?;
-        check_text(text)?;
-        let session = self.session_or_logged_out(account)?;
-        let directory = self.directory(account, &session)?;
+        let (from, session, directory) = self.sender(account, from, text)?;
         if !directory.has_channel(channel) {
             return Err(ChatError::NoSuchChannel(channel.to_string()).into());
         }
@@ -108,10 +105,7 @@ impl PeerNode {
         channel: Option<&str>,
         text: &str,
     ) -> Result<Sent, NodeError> {
-        let from = self.hosted.acting_peer(account, from)?;
-        check_text(text)?;
-        let session = self.session_or_logged_out(account)?;
-        let directory = self.directory(account, &session)?;
+        let (from, session, directory) = self.sender(account, from, text)?;
         if !directory.has_peer(to) {
             return Err(ChatError::NoSuchPeer(to.to_string()).into());
         }
@@ -139,6 +133,23 @@ impl PeerNode {
         for recipient in self.outbox.due() {
             self.flush(&recipient);
         }
+    }
+
+    /// What every send checks first, in lab 4's order: the acting peer
+    /// (one of `account`'s hosted here; 403, or 400 with none), the text
+    /// (400, 413). Then the account's tracker session, and the tracker's
+    /// directory for the names the send refers to.
+    fn sender(
+        &self,
+        account: &str,
+        from: Option<&str>,
+        text: &str,
+    ) -> Result<(String, String, Directory), NodeError> {
+        let from = self.hosted.acting_peer(account, from)?;
+        check_text(text)?;
+        let session = self.session_or_logged_out(account)?;
+        let directory = self.directory(account, &session)?;
+        Ok((from, session, directory))
     }
 
     /// Stores `draft` here, then delivers it to `recipients`.
