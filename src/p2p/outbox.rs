@@ -15,20 +15,22 @@
 //! - **Order.** A receiver's letters go in the order they were written:
 //!   a new message for a receiver that already has a queue joins the end
 //!   of it instead of overtaking it.
-//! - **Bounds.** At most [`RetryPolicy::capacity`] letters in all; a
-//!   letter older than [`RetryPolicy::lifetime`] is given up (with a line
-//!   on stderr). "Retried for a while", not for ever.
+//! - **Bounds.** At most [`RetryPolicy::per_recipient`] letters for one
+//!   receiver (a peer that registered once and never came back cannot
+//!   fill the outbox for the others) and [`RetryPolicy::capacity`] in
+//!   all; a letter older than [`RetryPolicy::lifetime`] is given up (with
+//!   a line on stderr). "Retried for a while", not for ever.
 //! - **Durable.** The queues are saved in `DIR/outbox.jsonl` before a push
 //!   or a removal returns (the whole file replaced atomically, as the
-//!   tracker's file is: [`crate::durable::replace_file`]), so a message
-//!   answered as "queued" survives a restart of the sender too. After a
-//!   restart every queue is due at once.
+//!   tracker's file is: [`crate::durable::replace_file`]; one write for
+//!   all the letters of one message), so a message answered as "queued"
+//!   survives a restart of the sender too. After a restart every queue is
+//!   due at once.
 //!
 //! The outbox only keeps the letters and the schedule; the node decides
 //! when to try ([`super::node`]).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -52,17 +54,21 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// A letter this old (by the wall clock) is given up.
     pub lifetime: Duration,
-    /// Most letters kept; a push beyond is refused.
+    /// Most letters kept for one receiver; more are refused.
+    pub per_recipient: usize,
+    /// Most letters kept in all; more are refused.
     pub capacity: usize,
 }
 
 impl Default for RetryPolicy {
-    /// 1 s, doubling up to 30 s; given up after an hour; 1,000 letters.
+    /// 1 s, doubling up to 30 s; given up after an hour; 100 letters a
+    /// receiver, 1,000 in all.
     fn default() -> Self {
         RetryPolicy {
             first_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(30),
             lifetime: Duration::from_secs(60 * 60),
+            per_recipient: 100,
             capacity: 1000,
         }
     }
@@ -88,26 +94,6 @@ pub struct Letter {
     /// When it was queued, by the wall clock.
     pub queued_at: SystemTime,
 }
-
-/// Why a letter was not queued.
-#[derive(Debug)]
-pub enum OutboxError {
-    /// The outbox holds [`RetryPolicy::capacity`] letters already.
-    Full,
-    /// The file could not be written; nothing changed.
-    Io(io::Error),
-}
-
-impl fmt::Display for OutboxError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OutboxError::Full => f.write_str("the outbox is full"),
-            OutboxError::Io(error) => write!(f, "the outbox could not be saved: {error}"),
-        }
-    }
-}
-
-impl std::error::Error for OutboxError {}
 
 /// One receiver's letters and when to try it next.
 #[derive(Clone, Debug)]
@@ -180,33 +166,36 @@ impl Outbox {
         self.queues().contains_key(recipient)
     }
 
-    /// Queues `letter` behind the others for its recipient; saved before it
-    /// returns. A recipient without a queue is tried again after
-    /// [`RetryPolicy::first_delay`] (the caller has just failed to reach
-    /// it).
-    pub fn push(&self, letter: Letter) -> Result<(), OutboxError> {
+    /// Queues each of `letters` behind the others for its recipient, and
+    /// saves them all before it returns. A recipient without a queue is
+    /// tried again after [`RetryPolicy::first_delay`] (the caller has just
+    /// failed to reach it). A letter beyond the policy's bounds is left
+    /// out. Returns the recipients whose letter was queued; on an error
+    /// nothing is.
+    pub fn push(&self, letters: Vec<Letter>) -> io::Result<Vec<String>> {
         let mut queues = self.queues();
-        if queues
-            .values()
-            .map(|queue| queue.letters.len())
-            .sum::<usize>()
-            >= self.policy.capacity
-        {
-            return Err(OutboxError::Full);
-        }
         let mut next = queues.clone();
+        let mut total: usize = next.values().map(|queue| queue.letters.len()).sum();
         let first_try = self.clock.now() + self.policy.first_delay;
-        next.entry(letter.recipient.clone())
-            .or_insert_with(|| Queue {
-                letters: VecDeque::new(),
-                failures: 1,
-                next_try: first_try,
-            })
-            .letters
-            .push_back(letter);
-        self.save(&next).map_err(OutboxError::Io)?;
+        let mut queued = Vec::new();
+        for letter in letters {
+            let queue = next
+                .entry(letter.recipient.clone())
+                .or_insert_with(|| Queue {
+                    letters: VecDeque::new(),
+                    failures: 1,
+                    next_try: first_try,
+                });
+            if total < self.policy.capacity && queue.letters.len() < self.policy.per_recipient {
+                queued.push(letter.recipient.clone());
+                queue.letters.push_back(letter);
+                total += 1;
+            }
+        }
+        next.retain(|_, queue| !queue.letters.is_empty());
+        self.save(&next)?;
         *queues = next;
-        Ok(())
+        Ok(queued)
     }
 
     /// The recipients whose next try is due now, by the clock.
@@ -380,8 +369,13 @@ mod tests {
         let dir = TempDir::new("outbox");
         let (clock, hand) = Clock::manual();
         let outbox = Outbox::open(dir.path(), clock.clone(), RetryPolicy::default()).expect("open");
-        outbox.push(letter("bob", "m1", &clock)).expect("push");
-        outbox.push(letter("bob", "m2", &clock)).expect("push");
+        let queued = outbox
+            .push(vec![
+                letter("bob", "m1", &clock),
+                letter("bob", "m2", &clock),
+            ])
+            .expect("push");
+        assert_eq!(queued, ["bob", "bob"]);
         assert!(outbox.due().is_empty(), "not before the first delay");
         hand.advance(Duration::from_secs(1));
         assert_eq!(outbox.due(), ["bob"]);
@@ -410,9 +404,7 @@ mod tests {
         let (clock, _) = Clock::manual();
         let outbox = Outbox::open(dir.path(), clock.clone(), RetryPolicy::default()).expect("open");
         let sent = [letter("bob", "m1", &clock), letter("carol", "m2", &clock)];
-        for letter in &sent {
-            outbox.push(letter.clone()).expect("push");
-        }
+        outbox.push(sent.to_vec()).expect("push");
         drop(outbox);
         let reopened = Outbox::open(dir.path(), clock, RetryPolicy::default()).expect("reopen");
         assert_eq!(reopened.due(), ["bob", "carol"]);
@@ -442,16 +434,22 @@ mod tests {
         let dir = TempDir::new("outbox");
         let (clock, hand) = Clock::manual();
         let policy = RetryPolicy {
-            capacity: 2,
+            per_recipient: 2,
+            capacity: 3,
             ..RetryPolicy::default()
         };
         let outbox = Outbox::open(dir.path(), clock.clone(), policy).expect("open");
-        outbox.push(letter("bob", "m1", &clock)).expect("push");
-        outbox.push(letter("carol", "m2", &clock)).expect("push");
-        assert!(matches!(
-            outbox.push(letter("dave", "m3", &clock)),
-            Err(OutboxError::Full)
-        ));
+        let letters = ["m1", "m2", "m3"].map(|id| letter("bob", id, &clock));
+        let queued = outbox.push(letters.to_vec()).expect("push");
+        assert_eq!(
+            queued,
+            ["bob", "bob"],
+            "two letters at most for one receiver"
+        );
+        let letters = ["carol", "dave"].map(|to| letter(to, "m4", &clock));
+        let queued = outbox.push(letters.to_vec()).expect("push");
+        assert_eq!(queued, ["carol"], "three letters at most in all");
+        assert!(!outbox.is_waiting("dave"), "no empty queue is left behind");
         let first = outbox.front("bob").expect("a letter");
         assert!(!outbox.is_expired(&first));
         hand.advance(policy.lifetime);
