@@ -47,11 +47,13 @@
 
 use std::collections::HashMap;
 use std::io::{self, Write};
+use std::path::Path;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use super::store::Message;
+use super::store::{Message, Store};
+use crate::clock::Clock;
 
 /// Default size of a subscriber's queue, in messages. A stream that falls
 /// this far behind is dropped (and resumes).
@@ -80,6 +82,18 @@ pub fn write_event(out: &mut Vec<u8>, message: &Message) {
     out.extend_from_slice(b"\ndata: ");
     out.extend_from_slice(message.event_json().as_bytes());
     out.extend_from_slice(b"\n\n");
+}
+
+/// Opens the message store of data directory `dir` with a fan-out of its
+/// own: every batch the store makes durable is published to it. What a
+/// chat server (and each of lab 5's peer nodes) reads from and streams.
+pub fn open_store(dir: &Path, clock: Clock, capacity: usize) -> io::Result<(Store, Arc<Events>)> {
+    let events = Arc::new(Events::new(capacity));
+    let publisher = Arc::clone(&events);
+    let store = Store::open(dir, clock, move |batch: &[Arc<Message>]| {
+        publisher.publish(batch)
+    })?;
+    Ok((store, events))
 }
 
 /// The subscribers of one chat; share it with an `Arc`.

@@ -83,13 +83,8 @@ impl Chat {
         settings: Settings,
         is_account: impl Fn(&str) -> bool + Send + Sync + 'static,
     ) -> io::Result<Chat> {
-        let events = Arc::new(Events::new(settings.queue_capacity));
-        let publisher = Arc::clone(&events);
-        let store = Store::open(
-            dir,
-            settings.clock.clone(),
-            move |batch: &[Arc<Message>]| publisher.publish(batch),
-        )?;
+        let (store, events) =
+            events::open_store(dir, settings.clock.clone(), settings.queue_capacity)?;
         let tickets = Tickets::new(settings.clock.clone(), settings.ticket_lifetime);
         let tracker = Tracker::open(dir, settings.clock, settings.online_window, is_account)?;
         Ok(Chat {

@@ -163,13 +163,7 @@ impl PeerNode {
     ) -> io::Result<PeerNode> {
         let tracker = TrackerClient::new(tracker_url)
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error.to_string()))?;
-        let events = Arc::new(Events::new(QUEUE_CAPACITY));
-        let publisher = Arc::clone(&events);
-        let store = Store::open(
-            dir,
-            settings.clock.clone(),
-            move |batch: &[Arc<Message>]| publisher.publish(batch),
-        )?;
+        let (store, events) = events::open_store(dir, settings.clock.clone(), QUEUE_CAPACITY)?;
         let hosted = Tracker::open(
             &dir.join(HOSTED_DIR),
             settings.clock.clone(),
