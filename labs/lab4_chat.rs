@@ -11,10 +11,8 @@
 //! tracker). Read `docs/lab4_chat.md` beside it; the API is in
 //! `docs/protocol.md`.
 
-use std::sync::Arc;
-
 use weaprous::auth::serve::{AUTH_FLAGS, AuthFlags};
-use weaprous::chat::{Chat, Settings, site};
+use weaprous::chat::{Settings, site};
 use weaprous::flags::{Cli, SERVER_FLAGS};
 use weaprous::http::files::StaticFiles;
 use weaprous::http::serve::{HTTP_FLAGS, HttpFlags};
@@ -41,13 +39,9 @@ fn main() {
         clock,
         ..Settings::default()
     };
-    let accounts = Arc::clone(&auth);
-    let chat = Chat::open(&data, settings, move |name| {
-        accounts.accounts().contains(name)
-    })
-    .unwrap_or_else(|error| {
+    let chat = site::open_chat(&auth, &data, settings).unwrap_or_else(|error| {
         eprintln!("error: --data {}: {error}", data.display());
         std::process::exit(1);
     });
-    flags.run(site::app(&auth, &Arc::new(chat), files));
+    flags.run(site::app(&auth, &chat, files));
 }
