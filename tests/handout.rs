@@ -17,7 +17,12 @@ use std::process::Command;
 use support::{TempDir, example_binary, run_example};
 
 /// The labs whose graders are checked, with the grader's name.
-const LABS: &[(u32, &str)] = &[(1, "lab1_echo"), (2, "lab2_http"), (3, "lab3_auth")];
+const LABS: &[(u32, &str)] = &[
+    (1, "lab1_echo"),
+    (2, "lab2_http"),
+    (3, "lab3_auth"),
+    (4, "lab4_chat"),
+];
 
 /// Runs a command to completion; returns whether it succeeded and its
 /// stdout and stderr together.
