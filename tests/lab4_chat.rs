@@ -1542,11 +1542,11 @@ fn lab4_events_reach_every_subscriber_as_server_sent_events() {
         400,
         EVENTS,
     );
-    let sent = request_bytes("HEAD", "/events/", Some(&carol.cookie), &[], b"", false);
+    let head = request_bytes("HEAD", "/events/", Some(&carol.cookie), &[], b"", false);
     let mut conn = HttpConn::open(lab.addr());
-    conn.send(&sent);
+    conn.send(&head);
     let answer = Answer {
-        sent,
+        sent: head,
         response: conn.head_response(),
     };
     let head_ok = answer.response.status == 200
