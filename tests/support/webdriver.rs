@@ -18,7 +18,8 @@
 //!   [`Browser`] deletes the session (§8.2), which closes Chromium.
 //! - [`Browser`] navigates, finds [`Element`]s by CSS selector (§12.3),
 //!   clicks and types (§12.5), runs scripts (§13.2.1), sizes the window
-//!   (§11.8) and takes screenshots (§17.1).
+//!   (§11.8), takes screenshots (§17.1), and says whether a page's
+//!   `alert()` is open (§16.3).
 //! - Waits ([`Browser::wait_for`], [`Browser::wait_for_text`], …) poll the
 //!   page every [`POLL_INTERVAL`] up to a timeout: a test never sleeps a
 //!   fixed time hoping the page is ready. When a wait or a command fails,
@@ -31,11 +32,14 @@
 //! match at once), so a page that re-renders between a find and a read
 //! cannot make a wait fail with a stale element.
 //!
+//! A page's `alert()` (or `confirm()`, `prompt()`) is left open, never
+//! dismissed unseen: the next command fails the test at once, saying what
+//! the dialog says, and [`Browser::open_alert`] asks whether one is open.
+//!
 //! Left out on purpose: the actions API (§15: drag, hover, key chords),
-//! frames and windows (§11), alerts (§16: a page's `alert()` makes the next
-//! command fail with `unexpected alert open`), cookies by command (§14:
-//! tests set them with `document.cookie`, as a page's script would),
-//! asynchronous scripts, and browsers other than Chromium.
+//! frames and windows (§11), answering dialogs (§16.1, §16.2), cookies by
+//! command (§14: tests set them with `document.cookie`, as a page's script
+//! would), asynchronous scripts, and browsers other than Chromium.
 
 use std::cell::RefCell;
 use std::env;
@@ -130,6 +134,10 @@ pub struct Screen {
     pub height: u32,
     /// A touch screen with a mobile browser's layout rules.
     pub phone: bool,
+    /// Device pixels per CSS pixel: 1, so that one CSS pixel is one pixel
+    /// of a screenshot; 2 for the sharp screenshots of a phone's screen
+    /// (the layout is the same, the picture twice as wide).
+    pub pixel_ratio: u32,
 }
 
 /// A laptop screen.
@@ -137,6 +145,7 @@ pub const DESKTOP: Screen = Screen {
     width: 1280,
     height: 800,
     phone: false,
+    pixel_ratio: 1,
 };
 
 /// A phone held upright (an iPhone 12 to 15 is 390 × 844 CSS pixels).
@@ -144,6 +153,7 @@ pub const PHONE: Screen = Screen {
     width: 390,
     height: 844,
     phone: true,
+    pixel_ratio: 1,
 };
 
 /// A rectangle in CSS pixels: an element's box (§12.4.7) or the window's
@@ -293,6 +303,11 @@ impl Chromedriver {
             "capabilities": {
                 "alwaysMatch": {
                     "browserName": "chrome",
+                    // A page's `alert()` stays open (§16.1, "user prompt
+                    // handler"): the next command fails, and the test can
+                    // see it, instead of the driver dismissing it unseen
+                    // in the middle of a wait.
+                    "unhandledPromptBehavior": "ignore",
                     "timeouts": {
                         "implicit": 0,
                         "pageLoad": PAGE_LOAD_TIMEOUT.as_millis() as u64,
@@ -300,13 +315,12 @@ impl Chromedriver {
                     },
                     "goog:chromeOptions": {
                         "args": args,
-                        // See `Screen`. One CSS pixel is one pixel of a
-                        // screenshot.
+                        // See `Screen`.
                         "mobileEmulation": {
                             "deviceMetrics": {
                                 "width": screen.width,
                                 "height": screen.height,
-                                "pixelRatio": 1,
+                                "pixelRatio": screen.pixel_ratio,
                                 "mobile": screen.phone,
                                 "touch": screen.phone,
                             },
@@ -499,6 +513,11 @@ impl Browser {
     /// The failure message: browser, step, what was expected, what went
     /// wrong, the page (URL, title, text), a screenshot, the doc section.
     fn failure(&self, expected: &str, error: Option<String>) -> String {
+        self.report(expected, error, &self.describe_page())
+    }
+
+    /// A failure message around `page`, the lines that describe the page.
+    fn report(&self, expected: &str, error: Option<String>, page: &str) -> String {
         let (step, doc) = self.step.borrow().clone().unwrap_or_default();
         let mut message = format!(
             "\n  browser:  {}\n  step:     {step}\n  expected: {expected}\n",
@@ -507,7 +526,7 @@ impl Browser {
         if let Some(error) = error {
             message.push_str(&format!("  error:    {error}\n"));
         }
-        message.push_str(&self.describe_page());
+        message.push_str(page);
         if !doc.is_empty() {
             message.push_str(&format!("  see:      {doc}\n"));
         }
@@ -578,7 +597,18 @@ impl Browser {
             (_, body) => body,
         };
         let path = format!("/session/{}{path}", self.session);
-        send(&mut self.client.borrow_mut(), method, &path, body.as_ref())
+        let result = send(&mut self.client.borrow_mut(), method, &path, body.as_ref());
+        match result {
+            // The session leaves a page's dialog open (`unhandledPromptBehavior`),
+            // so every later command would fail the same way: fail now,
+            // without trying to read the page that the dialog blocks.
+            Err(error) if error.code == UNEXPECTED_ALERT_OPEN => {
+                let page = "  page:     (blocked by the dialog)\n";
+                let expected = "no alert, confirm or prompt from the page";
+                panic!("{}", self.report(expected, Some(error.to_string()), page))
+            }
+            result => result,
+        }
     }
 
     /// Opens `url` and waits until it has loaded (§10.1).
@@ -726,6 +756,18 @@ impl Browser {
         }
     }
 
+    /// The text of the `alert()`, `confirm()` or `prompt()` open on the
+    /// page (§16.3), or `None` when there is none. Sessions leave such a
+    /// dialog open, so one opened since the last command is caught here
+    /// (and any other command fails the test on it).
+    #[track_caller]
+    pub fn open_alert(&self) -> Option<String> {
+        match self.command(Method::Get, "/alert/text", None) {
+            Err(error) if error.code == "no such alert" => None,
+            result => Some(string_of(self.expect(result, "to ask for an open alert"))),
+        }
+    }
+
     /// Saves a screenshot of the viewport as a PNG file (§17.1), creating
     /// its directory.
     #[track_caller]
@@ -801,6 +843,29 @@ impl Browser {
         self.wait_for(&expected, timeout, |browser| browser.try_find(css))
     }
 
+    /// Waits until an element matching `css` exists and a click on it
+    /// works, for at most `timeout`. A page that redraws the element
+    /// between the find and the click (a `stale element reference`), or
+    /// still covers it with something that is going away, is tried again.
+    #[track_caller]
+    pub fn wait_to_click(&self, css: &str, timeout: Duration) {
+        let mut last = format!("no element matches `{css}`");
+        let clicked = poll(timeout, || {
+            let found = self.command(Method::Post, "/element", Some(css_locator(css)));
+            let attempt = found.and_then(|element| {
+                let id = element.get(ELEMENT_KEY).and_then(Value::as_str);
+                let path = format!("/element/{}/click", id.unwrap_or_default());
+                self.command(Method::Post, &path, None)
+            });
+            attempt.map_err(|error| last = error.to_string()).ok()
+        });
+        if clicked.is_none() {
+            self.fail(&format!(
+                "to click `{css}` (waited {timeout:?}); the last try: {last}"
+            ));
+        }
+    }
+
     /// Waits until the page's path and query ([`Browser::path`]) are
     /// `path`.
     #[track_caller]
@@ -841,7 +906,10 @@ impl Browser {
             .collect())
     }
 
-    fn try_execute(&self, script: &str, args: &[Value]) -> Result<Value, WebDriverError> {
+    /// [`Browser::execute`], returning the error instead of failing: for
+    /// the probe of a wait, which may run while the page is between two
+    /// documents. (An open `alert()` still fails the test.)
+    pub fn try_execute(&self, script: &str, args: &[Value]) -> Result<Value, WebDriverError> {
         let body = json!({ "script": script, "args": args });
         self.command(Method::Post, "/execute/sync", Some(body))
     }
@@ -894,6 +962,10 @@ const VISIBLE_TEXTS: &str = "return Array.from(document.querySelectorAll(argumen
 /// whose text contains `arguments[1]`, or `null`.
 const FIND_VISIBLE_WITH_TEXT: &str = "return Array.from(document.querySelectorAll(arguments[0])) \
      .find((e) => e.checkVisibility() && e.innerText.includes(arguments[1])) || null;";
+
+/// The error of a command sent while a page's `alert()`, `confirm()` or
+/// `prompt()` is open (§6.6).
+const UNEXPECTED_ALERT_OPEN: &str = "unexpected alert open";
 
 /// The first eight bytes of every PNG file (PNG specification §5.2).
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
