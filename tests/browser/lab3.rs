@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::support::Rng;
 use super::support::webdriver::{Browser, Chromedriver, DESKTOP, PHONE, WAIT};
-use super::{Site, WWW};
+use super::{Site, WWW, expect_to_fit_the_width, submit_login};
 use weaprous::auth::accounts::{DEMO_PASSWORD, DEMO_USERNAME};
 use weaprous::auth::app::{
     AUTH_COOKIE_NAME, AUTH_COOKIE_VALUE, Auth, AuthConfig, DEFAULT_COOKIE_NAME,
@@ -51,14 +51,6 @@ fn lab3_site() -> Site {
     })
 }
 
-/// Fills the login form of the page the browser is on and submits it.
-#[track_caller]
-fn submit_login(browser: &Browser, username: &str, password: &str) {
-    browser.fill("#username", username);
-    browser.fill("#password", password);
-    browser.click("#submit");
-}
-
 /// Waits for the greeting page to greet `username`.
 #[track_caller]
 fn expect_greeting(browser: &Browser, username: &str) {
@@ -81,23 +73,6 @@ fn expect_refused(browser: &Browser) {
     browser.check(
         browser.title() == REFUSED_HEADING,
         &format!("the 401 page, titled {REFUSED_HEADING:?}"),
-    );
-}
-
-/// Fails unless the page, and the element matching `css` in it, fit the
-/// width of the browser's viewport: nothing to scroll sideways to.
-#[track_caller]
-fn expect_to_fit_the_width(browser: &Browser, css: &str) {
-    let (width, _) = browser.viewport();
-    let page = browser.execute("return document.documentElement.scrollWidth;", &[]);
-    browser.check(
-        page.as_u64().is_some_and(|page| page <= u64::from(width)),
-        &format!("the page to fit the {width} px wide screen; it is {page} px wide"),
-    );
-    let element = browser.find(css).rect();
-    browser.check(
-        element.x >= 0.0 && element.x + element.width <= f64::from(width),
-        &format!("`{css}` to be within the {width} px wide screen; its box is {element:?}"),
     );
 }
 
