@@ -10,6 +10,7 @@
 //! | 2 — HTTP/1.1 | [`http`] |
 //! | 3 — cookie sessions and login | [`auth`]: cookies, sessions, accounts, password hashing, throttling; [`json`] for request and response bodies |
 //! | 4 — the hybrid chat | [`chat`]: the tracker, channels, the message store, live events, the routes |
+//! | 6 — reverse proxy | [`proxy`]: virtual hosts, load balancing, streaming |
 //!
 //! Lower layers never import higher ones: [`net`] knows nothing of what
 //! travels on its connections, [`http`] nothing of sessions, [`auth`]
@@ -24,3 +25,4 @@ pub mod flags;
 pub mod http;
 pub mod json;
 pub mod net;
+pub mod proxy;
