@@ -22,6 +22,7 @@ const LABS: &[(u32, &str)] = &[
     (2, "lab2_http"),
     (3, "lab3_auth"),
     (4, "lab4_chat"),
+    (6, "lab6_proxy"),
 ];
 
 /// Runs a command to completion; returns whether it succeeded and its
