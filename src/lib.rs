@@ -6,7 +6,7 @@
 //!
 //! | lab | modules |
 //! |---|---|
-//! | 1 — TCP echo | [`net`], [`echo`], with [`flags`] and [`clock`] shared by all |
+//! | 1 — TCP echo | [`net`] (its threads recycled by [`workers`]), [`echo`], with [`flags`] and [`clock`] shared by all |
 //! | 2 — HTTP/1.1 | [`http`] |
 //! | 3 — cookie sessions and login | [`auth`]: cookies, sessions, accounts, password hashing, throttling; [`json`] for request and response bodies |
 //!
@@ -20,3 +20,4 @@ pub mod flags;
 pub mod http;
 pub mod json;
 pub mod net;
+pub mod workers;

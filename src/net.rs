@@ -21,8 +21,12 @@
 //! lab 2 speaks HTTP, lab 5 speaks its own framed protocol. Each of them is a
 //! [`Service`].
 //!
-//! Left out on purpose: a thread pool and non-blocking I/O (`epoll`). A
-//! thread per connection is the simplest model that is correct, and with
+//! A thread that has served its connection waits a little for the next
+//! one instead of ending ([`crate::workers`]): under a stream of short
+//! connections, starting and ending a thread would be most of the work.
+//!
+//! Left out on purpose: a fixed thread pool and non-blocking I/O (`epoll`).
+//! A thread per connection is the simplest model that is correct, and with
 //! small stacks it holds thousands of connections (see
 //! `docs/benchmarks.md`).
 
@@ -33,6 +37,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+use crate::workers::Workers;
 
 /// Connections served at once before new ones are refused.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -169,6 +175,8 @@ struct Shared {
     live: Mutex<HashMap<u64, Arc<TcpStream>>>,
     /// Signalled each time a connection ends (paired with `live`).
     connection_ended: Condvar,
+    /// The connections' threads, kept for the next connection when done.
+    workers: Workers,
 }
 
 impl Shared {
@@ -227,7 +235,7 @@ impl Server {
     /// stops it. Tests use this.
     pub fn start(self, service: impl Service) -> io::Result<Running> {
         let addr = self.local_addr()?;
-        let shared = Arc::new(Shared::new());
+        let shared = Arc::new(Shared::new(self.config.stack_size));
         let accept_shared = Arc::clone(&shared);
         let accept_thread = thread::Builder::new()
             .name("accept".to_string())
@@ -241,7 +249,8 @@ impl Server {
 
     /// Accepts on the calling thread, forever. Lab binaries use this.
     pub fn run(self, service: impl Service) {
-        self.accept_loop(Arc::new(service), Arc::new(Shared::new()));
+        let shared = Arc::new(Shared::new(self.config.stack_size));
+        self.accept_loop(Arc::new(service), shared);
     }
 
     fn accept_loop<S: Service>(self, service: Arc<S>, shared: Arc<Shared>) {
@@ -288,10 +297,6 @@ impl Server {
             service.refuse(stream);
             return;
         }
-        if let Err(error) = self.configure(&stream) {
-            eprintln!("{peer}: cannot configure socket: {error}");
-            return; // `stream` drops here: the connection closes.
-        }
         let stream = Arc::new(stream);
         shared.live().insert(id, Arc::clone(&stream));
         let slot = LiveSlot {
@@ -299,35 +304,47 @@ impl Server {
             id,
         };
         let service = Arc::clone(service);
-        let spawned = thread::Builder::new()
-            .name(format!("conn-{id}"))
-            .stack_size(self.config.stack_size)
-            .spawn(move || {
-                let _slot = slot;
-                service.serve(Connection { stream, peer, id });
-            });
-        if let Err(error) = spawned {
-            // The closure, with its slot and socket, was dropped: closed.
+        let config = self.config.clone();
+        // Everything else happens on the connection's thread, so that this
+        // thread gets back to `accept` quickly.
+        let started = shared.workers.run(move || {
+            let _slot = slot;
+            if let Err(error) = configure(&stream, &config) {
+                eprintln!("{peer}: cannot configure socket: {error}");
+                return; // `stream` drops here: the connection closes.
+            }
+            service.serve(Connection { stream, peer, id });
+        });
+        if let Err(error) = started {
+            // The job, with its slot and socket, was dropped: closed.
             eprintln!("{peer}: cannot start a thread: {error}");
         }
     }
+}
 
-    fn configure(&self, stream: &TcpStream) -> io::Result<()> {
-        stream.set_read_timeout(self.config.read_timeout)?;
-        stream.set_write_timeout(self.config.write_timeout)?;
-        if self.config.nodelay {
-            stream.set_nodelay(true)?;
-        }
-        Ok(())
+/// Applies the configured timeouts and options to an accepted socket.
+fn configure(stream: &TcpStream, config: &Config) -> io::Result<()> {
+    // An accepted socket starts without timeouts (its listener has none):
+    // only a configured one costs a system call.
+    if config.read_timeout.is_some() {
+        stream.set_read_timeout(config.read_timeout)?;
     }
+    if config.write_timeout.is_some() {
+        stream.set_write_timeout(config.write_timeout)?;
+    }
+    if config.nodelay {
+        stream.set_nodelay(true)?;
+    }
+    Ok(())
 }
 
 impl Shared {
-    fn new() -> Shared {
+    fn new(stack_size: usize) -> Shared {
         Shared {
             stopping: AtomicBool::new(false),
             live: Mutex::new(HashMap::new()),
             connection_ended: Condvar::new(),
+            workers: Workers::new(stack_size),
         }
     }
 }
@@ -391,6 +408,7 @@ impl Running {
             let _ = stream.shutdown(Shutdown::Both);
         }
         live = self.wait_until_at_most(live, 0, FORCED_CLOSE_WAIT);
+        self.shared.workers.stop();
         ShutdownReport {
             forced,
             stuck: live.len(),
