@@ -10,6 +10,9 @@
 //! | 2 — HTTP/1.1 | [`http`] |
 //! | 3 — cookie sessions and login | [`auth`]: cookies, sessions, accounts, password hashing, throttling; [`json`] for request and response bodies |
 //!
+//! For measuring them: [`histogram`], the latency histogram of the load
+//! generator (`labs/tools/loadgen.rs`, `docs/benchmarks.md`).
+//!
 //! Lower layers never import higher ones: [`net`] knows nothing of what
 //! travels on its connections, [`http`] nothing of sessions.
 
@@ -17,6 +20,7 @@ pub mod auth;
 pub mod clock;
 pub mod echo;
 pub mod flags;
+pub mod histogram;
 pub mod http;
 pub mod json;
 pub mod net;
