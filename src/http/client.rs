@@ -181,6 +181,11 @@ impl Client {
         self.addr
     }
 
+    /// The value of the `Host` header this client sends (`127.0.0.1:9000`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// `GET path`.
     pub fn get(&mut self, path: &str) -> Result<ClientResponse, ClientError> {
         self.request(Method::Get, path, &[], b"")
@@ -308,7 +313,10 @@ fn resolve(authority: &str) -> Option<SocketAddr> {
     (host, port).to_socket_addrs().ok()?.next()
 }
 
-fn encode_request(
+/// The bytes of a request: the request line, `Host`, the given header
+/// fields, `Content-Length` when there is a body (or the method expects
+/// one), the empty line, and the body.
+pub fn encode_request(
     method: Method,
     path: &str,
     host: &str,
