@@ -297,12 +297,12 @@ if wants close; then
     compare close "GET /index.html, Connection: close" /index.html -H "Connection: close"
 fi
 
-# Idle: loadgen holds the idle connections (and makes one request at a time
-# on one more), wrk measures, and the server's RSS is read while they are open.
+# Idle: loadgen holds the idle connections (-c 0: it sends nothing more),
+# wrk measures, and the server's RSS is read while they are open.
 idle_round() {
     local port=$1 pid=$2 out=$3 holder
     "$LOADGEN" --url "http://127.0.0.1:$port/hello" --idle "$IDLE_CONNECTIONS" \
-        -c 1 -t 1 -d $((DURATION + 5)) >/dev/null 2>"$WORK/holder.err" &
+        -c 0 -d $((DURATION + 5)) >/dev/null 2>"$WORK/holder.err" &
     holder=$!
     # Wait until the server has (nearly) all of them.
     for _ in $(seq 1 200); do

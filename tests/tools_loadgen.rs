@@ -33,7 +33,7 @@ fn lab2() -> (Running, TempDir) {
 }
 
 /// Runs loadgen with `args` plus `--json` for a short time; its report.
-fn report(args: &[&str]) -> serde_json::Value {
+fn run_loadgen(args: &[&str]) -> serde_json::Value {
     let mut all = vec!["-d", "0.3", "--json"];
     all.extend_from_slice(args);
     let (code, stdout, stderr) = run_example("loadgen", &all);
@@ -68,7 +68,7 @@ fn tools_loadgen_counts_requests_latencies_and_statuses() {
         let url = format!("{base}{path}");
         let mut args = vec!["--url", url.as_str(), "-c", "4", "-t", "1"];
         args.extend_from_slice(extra);
-        let report = report(&args);
+        let report = run_loadgen(&args);
         let requests = number(&report, &["requests"]);
         assert!(requests > 0.0, "{args:?}: no request completed: {report}");
         assert_eq!(number(&report, &["error_total"]), 0.0, "{args:?}: {report}");
@@ -100,9 +100,13 @@ fn tools_loadgen_counts_requests_latencies_and_statuses() {
 fn tools_loadgen_holds_idle_connections_open() {
     let (running, _site) = lab2();
     let url = format!("http://{}/hello", running.addr());
-    let report = report(&["--url", &url, "-c", "1", "-t", "1", "--idle", "5"]);
+    let report = run_loadgen(&["--url", &url, "-c", "1", "-t", "1", "--idle", "5"]);
     assert_eq!(number(&report, &["idle_held"]), 5.0, "{report}");
     assert!(number(&report, &["requests"]) > 0.0, "{report}");
+    // With -c 0 it only holds them.
+    let holding = run_loadgen(&["--url", &url, "-c", "0", "--idle", "3"]);
+    assert_eq!(number(&holding, &["idle_held"]), 3.0, "{holding}");
+    assert_eq!(number(&holding, &["requests"]), 0.0, "{holding}");
 }
 
 #[test]

@@ -28,7 +28,7 @@
 //! **Idle connections.** `--idle N` opens N more connections before the
 //! run, sends one request on each, and then holds them open, silent, until
 //! the end: how does the server serve 64 busy clients while 1,000 others
-//! wait?
+//! wait? With `-c 0` it only holds them, for another client to measure.
 //!
 //! Out of politeness, it only targets loopback addresses unless given
 //! `--allow-remote`: a load generator is a denial-of-service tool.
@@ -58,8 +58,9 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Longest run accepted, so that a typo cannot start a day-long test.
 const MAX_DURATION: Duration = Duration::from_secs(3600);
 
-/// After a round in which no request succeeded (the server is down, say),
-/// the thread waits this long before trying again instead of spinning.
+/// After a round in which no request succeeded (the server is down, say,
+/// or the thread has no connections with `-c 0`), the thread waits this
+/// long before trying again instead of spinning.
 const FAILED_ROUND_PAUSE: Duration = Duration::from_millis(10);
 
 /// The flags, in `--help` order.
@@ -76,7 +77,7 @@ const FLAGS: &[Flag] = &[
         aliases: &["-c"],
         value: Some("N"),
         default: Some("64"),
-        help: "connections kept busy at once",
+        help: "connections kept busy at once (0: only hold the --idle ones)",
     },
     Flag {
         name: "--threads",
@@ -166,7 +167,7 @@ fn main() {
     } else {
         print!("{}", report.to_text(&settings));
     }
-    if report.tally.completed == 0 {
+    if report.tally.completed == 0 && settings.connections > 0 {
         process::exit(1);
     }
 }
@@ -223,11 +224,12 @@ impl Settings {
         let request = client::encode_request(method, &path, client.host(), &extra_headers, body);
         let connections: usize = args.required("--connections")?;
         let threads: usize = args.required("--threads")?;
-        if connections == 0 || threads == 0 {
+        let idle: usize = args.required("--idle")?;
+        if threads == 0 || (connections == 0 && idle == 0) {
             return Err(invalid(
                 "--connections",
-                &format!("{connections} connections on {threads} threads"),
-                "both must be at least 1",
+                &format!("{connections} connections on {threads} threads, {idle} idle"),
+                "needs a thread, and a connection (-c 0 only with --idle)",
             ));
         }
         Ok(Settings {
@@ -237,11 +239,11 @@ impl Settings {
             request: request.into(),
             connections,
             // More threads than connections would leave some with nothing to do.
-            threads: threads.min(connections),
+            threads: threads.min(connections.max(1)),
             duration: seconds(args, "--duration")?,
             timeout: seconds(args, "--timeout")?,
             close,
-            idle: args.required("--idle")?,
+            idle,
             json: args.switch("--json"),
         })
     }
