@@ -168,19 +168,30 @@ pub struct ShutdownReport {
 struct Shared {
     /// Set once by shutdown; the accept loop checks it after every `accept`.
     stopping: AtomicBool,
-    /// Every live connection's socket, by id, so that shutdown can close
-    /// them. The lock is held only to insert, remove, count or shut down
-    /// sockets — never across I/O that could block — so it cannot deadlock,
-    /// and no connection ever waits on another.
-    live: Mutex<HashMap<u64, Arc<TcpStream>>>,
-    /// Signalled each time a connection ends (paired with `live`).
+    /// The live connections. The lock is held only to insert, remove,
+    /// count or shut down sockets — never across I/O that could block — so
+    /// it cannot deadlock, and no connection ever waits on another.
+    live: Mutex<Live>,
+    /// Signalled when a connection ends and someone waits for it (paired
+    /// with `live`).
     connection_ended: Condvar,
     /// The connections' threads, kept for the next connection when done.
     workers: Workers,
 }
 
+/// The connections being served, and how many threads wait for one to end.
+#[derive(Debug, Default)]
+struct Live {
+    /// Every live connection's socket, by id, so that shutdown can close them.
+    streams: HashMap<u64, Arc<TcpStream>>,
+    /// Threads waiting on `connection_ended` (shutdown, and tests). A
+    /// connection that ends wakes them only when there are some: a wake-up
+    /// is a system call, which every connection would pay otherwise.
+    waiters: usize,
+}
+
 impl Shared {
-    fn live(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
+    fn live(&self) -> MutexGuard<'_, Live> {
         // A poisoned lock only means a thread panicked while holding it; the
         // map itself is still consistent, because every change is one call.
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
@@ -196,8 +207,13 @@ struct LiveSlot {
 
 impl Drop for LiveSlot {
     fn drop(&mut self) {
-        self.shared.live().remove(&self.id);
-        self.shared.connection_ended.notify_all();
+        let mut live = self.shared.live();
+        live.streams.remove(&self.id);
+        let someone_waits = live.waiters > 0;
+        drop(live);
+        if someone_waits {
+            self.shared.connection_ended.notify_all();
+        }
     }
 }
 
@@ -293,12 +309,12 @@ impl Server {
     ) {
         // Only this thread inserts into `live`, so the count cannot grow
         // between this check and the insert below.
-        if shared.live().len() >= self.config.max_connections {
+        if shared.live().streams.len() >= self.config.max_connections {
             service.refuse(stream);
             return;
         }
         let stream = Arc::new(stream);
-        shared.live().insert(id, Arc::clone(&stream));
+        shared.live().streams.insert(id, Arc::clone(&stream));
         let slot = LiveSlot {
             shared: Arc::clone(shared),
             id,
@@ -342,7 +358,7 @@ impl Shared {
     fn new(stack_size: usize) -> Shared {
         Shared {
             stopping: AtomicBool::new(false),
-            live: Mutex::new(HashMap::new()),
+            live: Mutex::new(Live::default()),
             connection_ended: Condvar::new(),
             workers: Workers::new(stack_size),
         }
@@ -368,7 +384,7 @@ impl Running {
 
     /// How many connections are being served right now.
     pub fn connections(&self) -> usize {
-        self.shared.live().len()
+        self.shared.live().streams.len()
     }
 
     /// Waits up to `limit` until at most `count` connections are being
@@ -376,6 +392,7 @@ impl Running {
     /// server has noticed a client leave, without sleeping.
     pub fn wait_for_connections_at_most(&self, count: usize, limit: Duration) -> bool {
         self.wait_until_at_most(self.shared.live(), count, limit)
+            .streams
             .len()
             <= count
     }
@@ -402,8 +419,8 @@ impl Running {
         let _ = accept_thread.join();
 
         let mut live = self.wait_until_at_most(self.shared.live(), 0, grace);
-        let forced = live.len();
-        for stream in live.values() {
+        let forced = live.streams.len();
+        for stream in live.streams.values() {
             // Wakes a thread blocked in `read` or `write` on this socket.
             let _ = stream.shutdown(Shutdown::Both);
         }
@@ -411,29 +428,31 @@ impl Running {
         self.shared.workers.stop();
         ShutdownReport {
             forced,
-            stuck: live.len(),
+            stuck: live.streams.len(),
         }
     }
 
     /// Waits until at most `count` connections are live or `limit` has passed.
     fn wait_until_at_most<'a>(
         &'a self,
-        mut live: MutexGuard<'a, HashMap<u64, Arc<TcpStream>>>,
+        mut live: MutexGuard<'a, Live>,
         count: usize,
         limit: Duration,
-    ) -> MutexGuard<'a, HashMap<u64, Arc<TcpStream>>> {
+    ) -> MutexGuard<'a, Live> {
         let deadline = Instant::now() + limit;
-        while live.len() > count {
+        while live.streams.len() > count {
             let now = Instant::now();
             if now >= deadline {
                 break;
             }
+            live.waiters += 1;
             live = self
                 .shared
                 .connection_ended
                 .wait_timeout(live, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            live.waiters -= 1;
         }
         live
     }

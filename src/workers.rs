@@ -98,15 +98,16 @@ impl Workers {
     /// error returned.
     pub fn run(&self, job: impl FnOnce() + Send + 'static) -> io::Result<()> {
         let job: Job = Box::new(job);
-        let job = {
-            let mut state = self.shared.state();
-            if state.idle > state.jobs.len() {
-                state.jobs.push_back(job);
-                self.shared.wake.notify_one();
-                return Ok(());
-            }
-            job
-        };
+        let mut state = self.shared.state();
+        if state.idle > state.jobs.len() {
+            state.jobs.push_back(job);
+            // Unlock first, so that the thread woken does not wake only to
+            // wait for the lock.
+            drop(state);
+            self.shared.wake.notify_one();
+            return Ok(());
+        }
+        drop(state);
         let shared = Arc::clone(&self.shared);
         thread::Builder::new()
             .name("worker".to_string())
