@@ -77,9 +77,9 @@ const LINGER_TIME: Duration = Duration::from_secs(1);
 /// How far the socket's read timeout may be from the time left before a
 /// deadline and still be kept as it is. Setting it is a system call, and
 /// the time left is never exactly the same twice, so without this
-/// tolerance it would be set again before every request (about 5 % of a
-/// small request's cost, `docs/benchmarks.md`). The price: a read may wake
-/// up to this much after its deadline.
+/// tolerance it would be set again before most requests: one system call
+/// in three of a kept-alive request (`docs/benchmarks.md`). The price: a
+/// read may wake up to this much after its deadline.
 const READ_TIMEOUT_SLACK: Duration = Duration::from_millis(10);
 
 /// How an HTTP server treats its connections.
