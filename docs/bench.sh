@@ -4,6 +4,7 @@
 #   bash docs/bench.sh                     # every workload, 5 rounds of 5 s each
 #   bash docs/bench.sh --rounds 3 --duration 3 --only hello,close
 #   bash docs/bench.sh --cores 1           # pin both servers to CPU 1 (taskset)
+#   bash docs/bench.sh --quiet-below 100   # do not wait for a quiet machine
 #
 # What it does, in order:
 #   - builds lab2_http and loadgen in release mode;
@@ -14,6 +15,9 @@
 #   - raises the open-file limit, starts both servers on 127.0.0.1 (by PID),
 #     and runs each workload in interleaved rounds — ours, nginx, ours,
 #     nginx, ... — with wrk -c 64 -t 2, so that both see the same machine;
+#   - before each round, waits (up to 2 minutes) until the machine is quiet:
+#     less than 15 % of its CPU busy over one second. The rounds record how
+#     busy it was, since other work on a shared machine skews everything;
 #   - prints a Markdown table per workload with the median of the rounds and
 #     the ratio ours/nginx, and every round's raw figures;
 #   - stops every server it started (also on Ctrl-C or an error).
@@ -38,9 +42,11 @@ NGINX_PORT=18081
 CONNECTIONS=64
 THREADS=2
 IDLE_CONNECTIONS=1000
+QUIET_BELOW=15
+QUIET_WAIT=120
 
 usage() {
-    sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -50,6 +56,7 @@ while [ $# -gt 0 ]; do
         --duration) DURATION=$2; shift 2 ;;
         --cores) CORES=$2; shift 2 ;;
         --only) ONLY=$2; shift 2 ;;
+        --quiet-below) QUIET_BELOW=$2; shift 2 ;;
         -h|--help) usage ;;
         *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -190,6 +197,34 @@ rss_kib() {
 
 # --- measuring ----------------------------------------------------------------
 
+# How busy the CPUs were over one second, in percent (between rounds nothing
+# of ours runs, so this is everybody else).
+cpu_busy() {
+    local before after total=0 idle field
+    read -ra before </proc/stat
+    sleep 1
+    read -ra after </proc/stat
+    for field in 1 2 3 4 5 6 7 8; do
+        total=$((total + after[field] - before[field]))
+    done
+    idle=$((after[4] - before[4] + after[5] - before[5]))
+    echo $(((total - idle) * 100 / (total > 0 ? total : 1)))
+}
+
+# Waits until the machine is quiet (or QUIET_WAIT seconds have passed);
+# prints how busy it was when the round started.
+wait_for_quiet() {
+    local busy
+    for waited in $(seq 1 "$QUIET_WAIT"); do
+        busy=$(cpu_busy)
+        if [ "$busy" -lt "$QUIET_BELOW" ]; then
+            break
+        fi
+        [ $((waited % 10)) -eq 1 ] && log "  machine ${busy}% busy; waiting for it to quiet down"
+    done
+    echo "$busy"
+}
+
 # wrk's figures for one run, on one line: req/s p50_ms p99_ms errors non2xx
 wrk_run() {
     local output
@@ -239,6 +274,7 @@ SUMMARY="$WORK/summary.md"
 # Prints the table of one workload comparing two result files.
 table() {
     local title=$1 left_name=$2 left=$3 right_name=$4 right=$5
+    # $6 unused; $7 names an extra column of the rounds, if any.
     local left_rps right_rps
     left_rps=$(column_median "$left" 1)
     right_rps=$(column_median "$right" 1)
@@ -257,7 +293,7 @@ table() {
         done
         awk -v l="$left_rps" -v r="$right_rps" 'BEGIN { printf "| **ratio** | **%.2f×** | | | | |\n", l / r }'
         echo
-        echo "Rounds (requests/s, p50, p99, errors, non-2xx):"
+        echo "Rounds (requests/s, p50 ms, p99 ms, errors, non-2xx, % CPU busy before the round${7:+, $7}):"
         echo
         echo '```text'
         paste -d'|' "$left" "$right" | awk -F'|' -v l="$left_name" -v r="$right_name" \
@@ -280,8 +316,9 @@ compare() {
     : >"$RESULTS/$name.ours"
     : >"$RESULTS/$name.nginx"
     for round in $(seq 1 "$ROUNDS"); do
-        wrk_run "$@" "http://127.0.0.1:$OURS_PORT$path" >>"$RESULTS/$name.ours"
-        wrk_run "$@" "http://127.0.0.1:$NGINX_PORT$path" >>"$RESULTS/$name.nginx"
+        busy=$(wait_for_quiet)
+        echo "$(wrk_run "$@" "http://127.0.0.1:$OURS_PORT$path") $busy" >>"$RESULTS/$name.ours"
+        echo "$(wrk_run "$@" "http://127.0.0.1:$NGINX_PORT$path") $busy" >>"$RESULTS/$name.nginx"
         log "  round $round: ours $(tail -1 "$RESULTS/$name.ours" | cut -d' ' -f1), nginx $(tail -1 "$RESULTS/$name.nginx" | cut -d' ' -f1)"
     done
     table "$title" "lab2_http" "$RESULTS/$name.ours" "nginx" "$RESULTS/$name.nginx"
@@ -300,7 +337,7 @@ fi
 # Idle: loadgen holds the idle connections (-c 0: it sends nothing more),
 # wrk measures, and the server's RSS is read while they are open.
 idle_round() {
-    local port=$1 pid=$2 out=$3 holder
+    local port=$1 pid=$2 out=$3 busy=$4 holder
     "$LOADGEN" --url "http://127.0.0.1:$port/hello" --idle "$IDLE_CONNECTIONS" \
         -c 0 -d $((DURATION + 5)) >/dev/null 2>"$WORK/holder.err" &
     holder=$!
@@ -314,7 +351,7 @@ idle_round() {
     local figures rss
     figures=$(wrk_run "http://127.0.0.1:$port/hello")
     rss=$(rss_kib "$pid")
-    echo "$figures $rss" >>"$out"
+    echo "$figures $busy $rss" >>"$out"
     kill "$holder" 2>/dev/null || true
     wait "$holder" 2>/dev/null || true
 }
@@ -325,16 +362,17 @@ if wants idle; then
     : >"$RESULTS/idle.nginx"
     log "  RSS before: ours $(rss_kib "$OURS_PID") KiB, nginx $(rss_kib "$NGINX_PID") KiB"
     for round in $(seq 1 "$ROUNDS"); do
-        idle_round "$OURS_PORT" "$OURS_PID" "$RESULTS/idle.ours"
-        idle_round "$NGINX_PORT" "$NGINX_PID" "$RESULTS/idle.nginx"
+        busy=$(wait_for_quiet)
+        idle_round "$OURS_PORT" "$OURS_PID" "$RESULTS/idle.ours" "$busy"
+        idle_round "$NGINX_PORT" "$NGINX_PID" "$RESULTS/idle.nginx" "$busy"
         log "  round $round: ours $(tail -1 "$RESULTS/idle.ours"), nginx $(tail -1 "$RESULTS/idle.nginx")"
     done
     table "GET /hello with $IDLE_CONNECTIONS idle keep-alive connections open" \
-        "lab2_http" "$RESULTS/idle.ours" "nginx" "$RESULTS/idle.nginx"
+        "lab2_http" "$RESULTS/idle.ours" "nginx" "$RESULTS/idle.nginx" "" "server RSS KiB"
     {
         echo
         printf 'Server RSS with the idle connections open (median): lab2_http %s KiB, nginx %s KiB (master and workers).\n' \
-            "$(column_median "$RESULTS/idle.ours" 6)" "$(column_median "$RESULTS/idle.nginx" 6)"
+            "$(column_median "$RESULTS/idle.ours" 7)" "$(column_median "$RESULTS/idle.nginx" 7)"
     } | tee -a "$SUMMARY"
 fi
 
@@ -345,8 +383,9 @@ if wants tools; then
         : >"$RESULTS/$name.loadgen"
         : >"$RESULTS/$name.wrk"
         for round in $(seq 1 "$ROUNDS"); do
-            loadgen_run --url "http://127.0.0.1:$OURS_PORT$path" >>"$RESULTS/$name.loadgen"
-            wrk_run "http://127.0.0.1:$OURS_PORT$path" >>"$RESULTS/$name.wrk"
+            busy=$(wait_for_quiet)
+            echo "$(loadgen_run --url "http://127.0.0.1:$OURS_PORT$path") $busy" >>"$RESULTS/$name.loadgen"
+            echo "$(wrk_run "http://127.0.0.1:$OURS_PORT$path") $busy" >>"$RESULTS/$name.wrk"
             log "  $path round $round: loadgen $(tail -1 "$RESULTS/$name.loadgen" | cut -d' ' -f1), wrk $(tail -1 "$RESULTS/$name.wrk" | cut -d' ' -f1)"
         done
         table "loadgen against wrk: GET $path on lab2_http, keep-alive" \
@@ -358,5 +397,5 @@ fi
     echo
     echo "Machine: $(nproc) cores, $(lscpu | awk -F': +' '/Model name/ {print $2; exit}'), Linux $(uname -r)"
     echo "Versions: $("$NGINX" -v 2>&1 | sed 's/.*: //'), $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2), $(rustc --version)"
-    echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); $ROUNDS rounds of ${DURATION}s, wrk -c $CONNECTIONS -t $THREADS${CORES:+, servers pinned to CPUs $CORES}"
+    echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); $ROUNDS rounds of ${DURATION}s, wrk -c $CONNECTIONS -t $THREADS, each round started below ${QUIET_BELOW}% CPU busy (or after ${QUIET_WAIT}s)${CORES:+, servers pinned to CPUs $CORES}"
 } | tee -a "$SUMMARY"
