@@ -18,17 +18,12 @@ fn lab2() -> (Running, TempDir) {
     let site = TempDir::new("loadgen");
     site.write("index.html", b"<!doctype html><p>load</p>");
     let files = StaticFiles::new(&site.path, Clock::system()).expect("fixture root");
-    let config = Config {
+    let quiet = Config {
         quiet: true,
         ..Config::default()
     };
-    let running = serve::start(
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        demo::app(files),
-        config,
-        64,
-    )
-    .expect("start lab 2");
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    let running = serve::start(any_port, demo::app(files), quiet, 64).expect("start lab 2");
     (running, site)
 }
 
