@@ -18,8 +18,9 @@
 #   - before each round, waits (up to 2 minutes) until the machine is quiet:
 #     less than 15 % of its CPU busy over one second. The rounds record how
 #     busy it was, since other work on a shared machine skews everything;
-#   - prints a Markdown table per workload with the median of the rounds and
-#     the ratio ours/nginx, and every round's raw figures;
+#   - prints a Markdown table per workload with the median of the rounds, the
+#     ratio ours/nginx, the server's CPU time per request (from /proc), and
+#     every round's raw figures;
 #   - stops every server it started (also on Ctrl-C or an error).
 #
 # Workloads (--only takes a comma-separated list of these names):
@@ -46,7 +47,7 @@ QUIET_BELOW=15
 QUIET_WAIT=120
 
 usage() {
-    sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -225,7 +226,7 @@ wait_for_quiet() {
     echo "$busy"
 }
 
-# wrk's figures for one run, on one line: req/s p50_ms p99_ms errors non2xx
+# wrk's figures for one run, on one line: req/s p50_ms p99_ms errors non2xx requests
 wrk_run() {
     local output
     output=$(wrk -c "$CONNECTIONS" -t "$THREADS" -d "${DURATION}s" --latency "$@")
@@ -241,7 +242,8 @@ wrk_run() {
         $1 == "99%" { p99 = ms($2) }
         /Socket errors/ { gsub(",", ""); errors = $4 + $6 + $8 + $10 }
         /Non-2xx/ { non2xx = $5 }
-        END { printf "%s %.3f %.3f %d %d\n", rps, p50, p99, errors, non2xx }'
+        / requests in / { requests = $1 }
+        END { printf "%s %.3f %.3f %d %d %d\n", rps, p50, p99, errors, non2xx, requests }'
 }
 
 # loadgen's figures for one run, on the same line format (read from its --json).
@@ -252,8 +254,34 @@ loadgen_run() {
     local non2xx
     non2xx=$(echo "$json" | grep -o '"non_2xx":{[^}]*}' | grep -o ':[0-9]*' | tr -d : |
         awk '{ sum += $1 } END { print sum + 0 }')
-    printf '%.2f %.3f %.3f %d %d\n' "$(field requests_per_second)" "$(field p50)" \
-        "$(field p99)" "$(field error_total)" "$non2xx"
+    printf '%.2f %.3f %.3f %d %d %d\n' "$(field requests_per_second)" "$(field p50)" \
+        "$(field p99)" "$(field error_total)" "$non2xx" "$(field requests)"
+}
+
+# CPU time used so far, in clock ticks, by a process and its child
+# processes (nginx's workers). The fields after the command name in
+# /proc/PID/stat: utime and stime are the 12th and 13th.
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$1" $(pgrep -P "$1" || true); do
+        total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "$total"
+}
+
+# Runs a client (wrk_run or loadgen_run and its arguments) against the server
+# with this PID; prints: req/s p50_ms p99_ms errors non2xx server_cpu_us_per_request.
+# CPU per request does not depend on how much CPU the server was given, so
+# it is the steadier figure on a busy machine.
+measure() {
+    local pid=$1 before after figures
+    shift
+    before=$(cpu_ticks "$pid")
+    figures=$("$@")
+    after=$(cpu_ticks "$pid")
+    echo "$figures" | awk -v ticks=$((after - before)) -v hz="$(getconf CLK_TCK)" '
+        { per_request = $6 > 0 ? ticks / hz * 1e6 / $6 : 0
+          printf "%s %s %s %s %s %.2f\n", $1, $2, $3, $4, $5, per_request }'
 }
 
 # The median of the numbers on standard input.
@@ -282,18 +310,18 @@ table() {
         echo
         echo "### $title"
         echo
-        echo "| | requests/s | p50 ms | p99 ms | errors | non-2xx |"
-        echo "|---|---|---|---|---|---|"
+        echo "| | requests/s | p50 ms | p99 ms | errors | non-2xx | server CPU µs/request |"
+        echo "|---|---|---|---|---|---|---|"
         for side in "$left_name:$left" "$right_name:$right"; do
             local name=${side%%:*} file=${side#*:}
-            printf '| %s | %.0f | %.3f | %.3f | %s | %s |\n' "$name" \
+            printf '| %s | %.0f | %.3f | %.3f | %s | %s | %.2f |\n' "$name" \
                 "$(column_median "$file" 1)" "$(column_median "$file" 2)" \
                 "$(column_median "$file" 3)" "$(column_median "$file" 4)" \
-                "$(column_median "$file" 5)"
+                "$(column_median "$file" 5)" "$(column_median "$file" 6)"
         done
-        awk -v l="$left_rps" -v r="$right_rps" 'BEGIN { printf "| **ratio** | **%.2f×** | | | | |\n", l / r }'
+        awk -v l="$left_rps" -v r="$right_rps" 'BEGIN { printf "| **ratio** | **%.2f×** | | | | | |\n", l / r }'
         echo
-        echo "Rounds (requests/s, p50 ms, p99 ms, errors, non-2xx, % CPU busy before the round${7:+, $7}):"
+        echo "Rounds (requests/s, p50 ms, p99 ms, errors, non-2xx, server CPU µs/request, % CPU busy before the round${7:+, $7}):"
         echo
         echo '```text'
         paste -d'|' "$left" "$right" | awk -F'|' -v l="$left_name" -v r="$right_name" \
@@ -317,8 +345,8 @@ compare() {
     : >"$RESULTS/$name.nginx"
     for round in $(seq 1 "$ROUNDS"); do
         busy=$(wait_for_quiet)
-        echo "$(wrk_run "$@" "http://127.0.0.1:$OURS_PORT$path") $busy" >>"$RESULTS/$name.ours"
-        echo "$(wrk_run "$@" "http://127.0.0.1:$NGINX_PORT$path") $busy" >>"$RESULTS/$name.nginx"
+        echo "$(measure "$OURS_PID" wrk_run "$@" "http://127.0.0.1:$OURS_PORT$path") $busy" >>"$RESULTS/$name.ours"
+        echo "$(measure "$NGINX_PID" wrk_run "$@" "http://127.0.0.1:$NGINX_PORT$path") $busy" >>"$RESULTS/$name.nginx"
         log "  round $round: ours $(tail -1 "$RESULTS/$name.ours" | cut -d' ' -f1), nginx $(tail -1 "$RESULTS/$name.nginx" | cut -d' ' -f1)"
     done
     table "$title" "lab2_http" "$RESULTS/$name.ours" "nginx" "$RESULTS/$name.nginx"
@@ -349,7 +377,7 @@ idle_round() {
         sleep 0.05
     done
     local figures rss
-    figures=$(wrk_run "http://127.0.0.1:$port/hello")
+    figures=$(measure "$pid" wrk_run "http://127.0.0.1:$port/hello")
     rss=$(rss_kib "$pid")
     echo "$figures $busy $rss" >>"$out"
     kill "$holder" 2>/dev/null || true
@@ -372,7 +400,7 @@ if wants idle; then
     {
         echo
         printf 'Server RSS with the idle connections open (median): lab2_http %s KiB, nginx %s KiB (master and workers).\n' \
-            "$(column_median "$RESULTS/idle.ours" 7)" "$(column_median "$RESULTS/idle.nginx" 7)"
+            "$(column_median "$RESULTS/idle.ours" 8)" "$(column_median "$RESULTS/idle.nginx" 8)"
     } | tee -a "$SUMMARY"
 fi
 
@@ -384,8 +412,8 @@ if wants tools; then
         : >"$RESULTS/$name.wrk"
         for round in $(seq 1 "$ROUNDS"); do
             busy=$(wait_for_quiet)
-            echo "$(loadgen_run --url "http://127.0.0.1:$OURS_PORT$path") $busy" >>"$RESULTS/$name.loadgen"
-            echo "$(wrk_run "http://127.0.0.1:$OURS_PORT$path") $busy" >>"$RESULTS/$name.wrk"
+            echo "$(measure "$OURS_PID" loadgen_run --url "http://127.0.0.1:$OURS_PORT$path") $busy" >>"$RESULTS/$name.loadgen"
+            echo "$(measure "$OURS_PID" wrk_run "http://127.0.0.1:$OURS_PORT$path") $busy" >>"$RESULTS/$name.wrk"
             log "  $path round $round: loadgen $(tail -1 "$RESULTS/$name.loadgen" | cut -d' ' -f1), wrk $(tail -1 "$RESULTS/$name.wrk" | cut -d' ' -f1)"
         done
         table "loadgen against wrk: GET $path on lab2_http, keep-alive" \
