@@ -5,6 +5,7 @@
 #   bash docs/bench.sh --rounds 3 --duration 3 --only hello,close
 #   bash docs/bench.sh --cores 1           # pin both servers to CPU 1 (taskset)
 #   bash docs/bench.sh --quiet-below 100   # do not wait for a quiet machine
+#   bash docs/bench.sh --quiet-wait 20     # wait at most 20 s for one (default 120)
 #
 # What it does, in order:
 #   - builds lab2_http and loadgen in release mode;
@@ -47,7 +48,7 @@ QUIET_BELOW=15
 QUIET_WAIT=120
 
 usage() {
-    sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
 }
 
@@ -58,6 +59,7 @@ while [ $# -gt 0 ]; do
         --cores) CORES=$2; shift 2 ;;
         --only) ONLY=$2; shift 2 ;;
         --quiet-below) QUIET_BELOW=$2; shift 2 ;;
+        --quiet-wait) QUIET_WAIT=$2; shift 2 ;;
         -h|--help) usage ;;
         *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
