@@ -15,7 +15,8 @@
 //! (`fsync`) and then renamed over the old file; last, the directory itself
 //! is flushed so that the rename is on the disk too. A rename within one
 //! file system is atomic (POSIX `rename(2)`): after a crash at any moment
-//! the file is either the old one or the new one, never half of each.
+//! the file is either the old one or the new one, never half of each
+//! ([`crate::durable::replace_file`], shared with the chat's tracker).
 //!
 //! **Reading** at start is forgiving: a missing file means no accounts yet,
 //! and a malformed line is skipped with a warning on stderr — one damaged
@@ -37,14 +38,15 @@
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::fmt;
-use std::fs::{self, File};
+use std::fs;
 use std::hint::black_box;
-use std::io::{self, Write};
+use std::io;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::password::{StoredHash, hash_password, verify_password};
+use crate::durable;
 
 /// The accounts file's name inside the data directory.
 pub const ACCOUNTS_FILE: &str = "accounts.txt";
@@ -64,9 +66,6 @@ pub const PASSWORD_MIN_LEN: usize = 8;
 
 /// Separates the name from the hash on a line of the accounts file.
 const NAME_SEPARATOR: char = ':';
-
-/// Added to the accounts file's name for the temporary file of a write.
-const TEMP_SUFFIX: &str = ".tmp";
 
 /// The password the dummy hash is made from. Its value does not matter: a
 /// login for an unknown name fails whatever the password.
@@ -307,68 +306,27 @@ fn render(users: &BTreeMap<String, String>) -> String {
 /// leaves either the old file or the new one whole.
 fn write_atomically(dir: &Path, contents: &str) -> io::Result<()> {
     fs::create_dir_all(dir)?;
-    let path = dir.join(ACCOUNTS_FILE);
-    let temp = dir.join(format!("{ACCOUNTS_FILE}{TEMP_SUFFIX}"));
-    // The temporary file is in the same directory, hence the same file
-    // system: rename(2) is only atomic within one.
-    let written = write_synced(&temp, contents).and_then(|()| fs::rename(&temp, &path));
-    if written.is_err() {
-        // Best effort: a leftover temporary file is harmless (never read,
-        // truncated by the next write), only untidy.
-        let _ = fs::remove_file(&temp);
-    }
-    written?;
-    // The rename changed the directory; flush it so the change survives a
-    // power cut (fsync(2): syncing a file does not sync its directory entry).
-    File::open(dir)?.sync_all()
-}
-
-/// Writes `contents` to a new file at `path` and flushes it to the disk.
-fn write_synced(path: &Path, contents: &str) -> io::Result<()> {
-    let mut file = File::create(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
+    durable::replace_file(&dir.join(ACCOUNTS_FILE), contents.as_bytes())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::password::TEST_ITERATIONS;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::durable::TempDir;
     use std::thread;
 
-    /// A fresh directory under the system's temporary directory, removed
-    /// when dropped.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            static COUNTER: AtomicUsize = AtomicUsize::new(0);
-            let unique = COUNTER.fetch_add(1, Ordering::SeqCst);
-            let path = std::env::temp_dir()
-                .join(format!("weaprous-accounts-{}-{unique}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            TempDir(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn open(dir: &TempDir) -> Accounts {
-        Accounts::open(&dir.0, TEST_ITERATIONS).expect("open accounts")
+        Accounts::open(dir.path(), TEST_ITERATIONS).expect("open accounts")
     }
 
     fn file_text(dir: &TempDir) -> String {
-        fs::read_to_string(dir.0.join(ACCOUNTS_FILE)).expect("accounts file readable")
+        fs::read_to_string(dir.path().join(ACCOUNTS_FILE)).expect("accounts file readable")
     }
 
     #[test]
     fn a_fresh_directory_has_the_demo_account_only() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("accounts");
         let accounts = open(&dir);
         assert!(
             accounts.verify(DEMO_USERNAME, DEMO_PASSWORD),
@@ -380,14 +338,14 @@ mod tests {
         );
         assert!(!accounts.verify("nobody", DEMO_PASSWORD), "unknown name");
         assert!(
-            !dir.0.exists(),
+            !dir.path().exists(),
             "opening should not create anything on disk before a registration"
         );
     }
 
     #[test]
     fn a_registered_account_logs_in_and_survives_a_restart() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("accounts");
         open(&dir)
             .register("alice", "correct horse")
             .expect("register alice");
@@ -411,14 +369,14 @@ mod tests {
         assert!(reopened.verify(DEMO_USERNAME, DEMO_PASSWORD));
         assert!(!reopened.verify("alice", "wrong horse"));
         assert!(
-            !dir.0.join("accounts.txt.tmp").exists(),
+            !dir.path().join("accounts.txt.tmp").exists(),
             "the temporary file should be gone after the rename"
         );
     }
 
     #[test]
     fn registration_refuses_bad_names_passwords_and_taken_names() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("accounts");
         let accounts = open(&dir);
         accounts.register("bob", "12345678").expect("register bob");
         let long = "x".repeat(NAME_MAX_LEN + 1);
@@ -471,7 +429,7 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_skipped_and_the_rest_loaded() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("accounts");
         let good = hash_password("alice's password", TEST_ITERATIONS).expect("hash");
         let other = hash_password("other", TEST_ITERATIONS).expect("hash");
         let contents = format!(
@@ -484,8 +442,8 @@ mod tests {
              alice:{other}\n\
              eve:{good}"
         );
-        fs::create_dir_all(&dir.0).expect("create dir");
-        fs::write(dir.0.join(ACCOUNTS_FILE), contents).expect("write file");
+        fs::create_dir_all(dir.path()).expect("create dir");
+        fs::write(dir.path().join(ACCOUNTS_FILE), contents).expect("write file");
         let accounts = open(&dir);
         let cases = [
             ("alice", "alice's password", true),
@@ -506,10 +464,10 @@ mod tests {
 
     #[test]
     fn a_leftover_temporary_file_from_a_crash_is_ignored_and_replaced() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("accounts");
         open(&dir).register("alice", "password1").expect("register");
         // A crash during a later write leaves a half-written temporary file.
-        let temp = dir.0.join("accounts.txt.tmp");
+        let temp = dir.path().join("accounts.txt.tmp");
         fs::write(&temp, "bob:pbkdf2-sha256$10").expect("write temp");
         let accounts = open(&dir);
         assert!(accounts.verify("alice", "password1"), "alice survives");
@@ -547,7 +505,7 @@ mod tests {
 
     #[test]
     fn concurrent_registrations_are_all_saved() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("accounts");
         let name = |worker: usize, n: usize| format!("user{worker}-{n}");
         on_threads(&open(&dir), 4, |accounts, worker| {
             for n in 0..3 {
@@ -571,7 +529,7 @@ mod tests {
 
     #[test]
     fn the_same_name_registered_twice_at_once_is_taken_once() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("accounts");
         let results = on_threads(&open(&dir), 4, |accounts, _| {
             accounts.register("alice", "password1")
         });

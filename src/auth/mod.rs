@@ -1,8 +1,9 @@
 //! Lab 3: who is asking? Cookies, sessions, accounts and passwords.
 //!
 //! HTTP is stateless: each request stands alone. This layer lets a server
-//! remember that a browser logged in, safely. Nothing here speaks HTTP; the
-//! lab 3 routes put these pieces on the wire (`docs/lab3_auth.md`).
+//! remember that a browser logged in, safely (`docs/lab3_auth.md`). The
+//! first modules know nothing of HTTP; the last ones, from [`app`] on, put
+//! them on the wire.
 //!
 //! Read from the bottom up:
 //!
@@ -19,17 +20,34 @@
 //! | [`session`] | server-side sessions with idle and absolute expiry | OWASP session management |
 //! | [`throttle`] | refusing password guessing: a lockout per user and address | RFC 6585 §4 (429) |
 //! | [`accounts`] | users and password hashes, saved atomically to a file | POSIX `rename(2)` |
+//! | [`app`] | [`app::Auth`]: all of the above for one server, and the session of a request | |
+//! | [`credentials`] | the two fields of a login body, JSON or form | RFC 8259; HTML forms |
+//! | [`reply`] | the JSON and HTML answers | RFC 9111 §5.2.2.5 (`no-store`) |
+//! | [`guard`] | protected routes: a handler that runs only with a live session | RFC 9110 §15.5.2 (401) |
+//! | [`routes`] | `/login`, `/logout`, `/whoami`, `/register` | the course's contract |
+//! | [`serve`] | the flags of the labs with logins | |
+//! | [`demo`] | lab 3's application: the routes and a protected home page | |
 //!
 //! Time comes from [`crate::clock::Clock`], so tests move it by hand.
 
 pub mod accounts;
+pub mod app;
 pub mod bounded;
 pub mod cookie;
+pub mod credentials;
+pub mod demo;
+pub mod guard;
 pub mod hex;
 pub mod hmac;
 pub mod password;
 pub mod pbkdf2;
 pub mod random;
+pub mod reply;
+pub mod routes;
+pub mod serve;
 pub mod session;
 pub mod sha256;
 pub mod throttle;
+
+pub use app::{Auth, AuthConfig};
+pub use guard::{Protected, ProtectedFiles, Unauthorized};

@@ -43,10 +43,10 @@ pub enum Framing {
     Chunked,
 }
 
-// lab2: begin — decide how the body is framed
 /// Decides how a request's body is framed (RFC 9112 §6.3), checking the
 /// length against the body limit as early as the head allows.
 pub fn request_framing(head: &Head<'_>, limits: &Limits) -> Result<Framing, RequestError> {
+    // lab2: begin — one framing only: refuse Content-Length with Transfer-Encoding
     let headers = &head.headers;
     let has_length = headers.get_bytes("content-length").is_some();
     if headers.get_bytes("transfer-encoding").is_some() {
@@ -70,6 +70,7 @@ pub fn request_framing(head: &Head<'_>, limits: &Limits) -> Result<Framing, Requ
         0 => Framing::None,
         length => Framing::Length(length),
     })
+    // lab2: end
 }
 
 /// The codings listed in `Transfer-Encoding` must be exactly `chunked`:
@@ -98,6 +99,7 @@ fn transfer_coding(head: &Head<'_>) -> Result<Framing, RequestError> {
 /// inside). Several fields, or a list, are accepted only if every value is
 /// the same number. A number too large to represent is too large a body.
 fn content_length(head: &Head<'_>) -> Result<usize, RequestError> {
+    // lab2: begin — digits only; several values must all be the same number
     let mut length = None;
     for value in head.headers.get_all("content-length") {
         for item in value.split(|&byte| byte == b',') {
@@ -116,8 +118,8 @@ fn content_length(head: &Head<'_>) -> Result<usize, RequestError> {
         }
     }
     length.ok_or(RequestError::ContentLength)
+    // lab2: end
 }
-// lab2: end
 
 /// Where a [`ChunkedDecoder`] is within a chunked body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

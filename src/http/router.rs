@@ -85,11 +85,15 @@ struct Route {
     handler: Box<dyn Handler>,
 }
 
+/// Builds the body of a 405 from the method and the `Allow` list.
+type NotAllowedFn = Box<dyn Fn(Method, &str) -> Response + Send + Sync>;
+
 /// A table of routes, tried in the order they were added, and a fallback.
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
     fallback: Option<Box<dyn Handler>>,
+    not_allowed: Option<NotAllowedFn>,
 }
 
 impl Router {
@@ -133,6 +137,17 @@ impl Router {
         self.fallback = Some(Box::new(handler));
         self
     }
+
+    /// Replaces the plain-text 405 answer with one of the application's
+    /// (a JSON API answers errors in JSON). The function gets the method
+    /// and the `Allow` list; the router adds the `Allow` header itself.
+    pub fn not_allowed(
+        mut self,
+        answer: impl Fn(Method, &str) -> Response + Send + Sync + 'static,
+    ) -> Router {
+        self.not_allowed = Some(Box::new(answer));
+        self
+    }
 }
 
 impl Handler for Router {
@@ -161,24 +176,21 @@ impl Handler for Router {
                 None => Response::error(StatusCode::NOT_FOUND, "no such path"),
             };
         }
-        method_not_allowed(request.method(), &allowed)
+        let method = request.method();
+        match &self.not_allowed {
+            Some(answer) if method != Method::Options => {
+                let allow = allow_list(&allowed);
+                answer(method, &allow).with_header("Allow", allow)
+            }
+            _ => method_not_allowed(method, &allowed),
+        }
     }
 }
 
 /// 405 with `Allow` (or, for `OPTIONS`, 204 with `Allow`): the path exists
 /// but not with this method.
 pub fn method_not_allowed(method: Method, allowed: &[Method]) -> Response {
-    let mut methods: Vec<Method> = allowed.to_vec();
-    if methods.contains(&Method::Get) {
-        methods.push(Method::Head);
-    }
-    methods.push(Method::Options);
-    let allow = Method::ALL
-        .iter()
-        .filter(|candidate| methods.contains(candidate))
-        .map(|candidate| candidate.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let allow = allow_list(allowed);
     let response = if method == Method::Options {
         Response::new(StatusCode::NO_CONTENT)
     } else {
@@ -188,6 +200,22 @@ pub fn method_not_allowed(method: Method, allowed: &[Method]) -> Response {
         )
     };
     response.with_header("Allow", allow)
+}
+
+/// The `Allow` value for a path's routes: their methods, `HEAD` where
+/// there is `GET`, and `OPTIONS`, in a fixed order.
+fn allow_list(allowed: &[Method]) -> String {
+    let mut methods: Vec<Method> = allowed.to_vec();
+    if methods.contains(&Method::Get) {
+        methods.push(Method::Head);
+    }
+    methods.push(Method::Options);
+    Method::ALL
+        .iter()
+        .filter(|candidate| methods.contains(candidate))
+        .map(|candidate| candidate.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parse_pattern(pattern: &str) -> Vec<Segment> {
@@ -299,6 +327,23 @@ mod tests {
         assert_eq!(response.header("Allow"), Some("POST, OPTIONS"));
         let response = answer(&app(), "OPTIONS /login HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+
+    #[test]
+    fn an_application_can_answer_405_its_own_way() {
+        let router = app().not_allowed(|method, allow| {
+            Response::json(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(r#"{{"error":"{method}, not {allow}"}}"#),
+            )
+        });
+        let response = answer(&router, "PUT /login HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            body_text(&response),
+            r#"{"error":"PUT, not POST, OPTIONS"}"#
+        );
+        assert_eq!(response.header("allow"), Some("POST, OPTIONS"));
     }
 
     #[test]
