@@ -415,11 +415,12 @@ enum Failure {
 }
 
 impl Failure {
-    /// The kind of a failed read: a timeout or anything else.
-    fn of_read(error: &io::Error) -> Failure {
+    /// The kind of a failed read or write: a timeout (the socket's
+    /// timeout fired), or else `otherwise`.
+    fn of_io(error: &io::Error, otherwise: Failure) -> Failure {
         match error.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Failure::Timeout,
-            _ => Failure::Read,
+            _ => otherwise,
         }
     }
 }
@@ -466,10 +467,7 @@ impl Connection {
     fn send(&mut self, request: &[u8]) -> Result<(), Failure> {
         self.stream
             .write_all(request)
-            .map_err(|error| match Failure::of_read(&error) {
-                Failure::Timeout => Failure::Timeout,
-                _ => Failure::Write,
-            })
+            .map_err(|error| Failure::of_io(&error, Failure::Write))
     }
 
     /// Reads one final response (skipping `1xx` ones) and throws its body away.
@@ -542,7 +540,7 @@ impl Connection {
                     match self.stream.read(&mut sink) {
                         Ok(0) => return Ok((wire, false)),
                         Ok(read) => wire += read,
-                        Err(error) => return Err(Failure::of_read(&error)),
+                        Err(error) => return Err(Failure::of_io(&error, Failure::Read)),
                     }
                 }
             }
@@ -576,7 +574,7 @@ impl Connection {
                 self.end += read;
                 Ok(())
             }
-            Err(error) => Err(Failure::of_read(&error)),
+            Err(error) => Err(Failure::of_io(&error, Failure::Read)),
         }
     }
 }
