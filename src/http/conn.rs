@@ -74,6 +74,14 @@ const KEEP_BUFFER_BYTES: usize = 64 * 1024;
 const LINGER_BYTES: usize = 256 * 1024;
 const LINGER_TIME: Duration = Duration::from_secs(1);
 
+/// How far the socket's read timeout may be from the time left before a
+/// deadline and still be kept as it is. Setting it is a system call, and
+/// the time left is never exactly the same twice, so without this
+/// tolerance it would be set again before most requests: one system call
+/// in three of a kept-alive request (`docs/benchmarks.md`). The price: a
+/// read may wake up to this much after its deadline.
+const READ_TIMEOUT_SLACK: Duration = Duration::from_millis(10);
+
 /// How an HTTP server treats its connections.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -205,7 +213,8 @@ struct Conn<'a> {
     decoded: Vec<u8>,
     /// Where responses are assembled before the write.
     output: Vec<u8>,
-    /// The read timeout the socket has now, to avoid setting it again.
+    /// The read timeout the socket has now, so that it is set again only
+    /// when it must change (see [`READ_TIMEOUT_SLACK`]).
     read_timeout: Option<Duration>,
     /// When the last bytes were read, by the clock.
     last_read_at: Instant,
@@ -344,12 +353,15 @@ impl Conn<'_> {
                 return Err(FillError::Timeout);
             }
             // A read timeout of zero means "forever" to the OS: keep 1 ms at least.
-            let wait = Some((deadline - now).max(Duration::from_millis(1)));
-            if self.read_timeout != wait {
+            let wait = (deadline - now).max(Duration::from_millis(1));
+            let close_enough = self
+                .read_timeout
+                .is_some_and(|set| set.abs_diff(wait) <= READ_TIMEOUT_SLACK);
+            if !close_enough {
                 self.stream
-                    .set_read_timeout(wait)
+                    .set_read_timeout(Some(wait))
                     .map_err(|_| FillError::Closed)?;
-                self.read_timeout = wait;
+                self.read_timeout = Some(wait);
             }
             match self.input.read_from(self.stream, max_len) {
                 Ok(0) => return Err(FillError::Closed),

@@ -28,6 +28,7 @@
 //! - Otherwise the **fallback** handler answers (static files, in the
 //!   labs), or **404**.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::method::Method;
@@ -226,15 +227,12 @@ fn parse_pattern(pattern: &str) -> Vec<Segment> {
         .collect()
 }
 
-/// The path's segments, percent-decoded; `None` if one cannot be decoded.
-/// One trailing slash is dropped (see the module docs).
-fn path_segments(path: &str) -> Option<Vec<String>> {
+/// The path's segments, percent-decoded (borrowed from the path when there
+/// was nothing to decode); `None` if one cannot be decoded. One trailing
+/// slash is dropped (see the module docs).
+fn path_segments(path: &str) -> Option<Vec<Cow<'_, str>>> {
     split_path(path)
-        .map(|segment| {
-            url::percent_decode(segment)
-                .ok()
-                .map(|text| text.into_owned())
-        })
+        .map(|segment| url::percent_decode(segment).ok())
         .collect()
 }
 
@@ -245,16 +243,16 @@ fn split_path(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|segment| !segment.is_empty())
 }
 
-fn match_pattern(pattern: &[Segment], segments: &[String]) -> Option<Vec<(String, String)>> {
+fn match_pattern(pattern: &[Segment], segments: &[Cow<'_, str>]) -> Option<Vec<(String, String)>> {
     if pattern.len() != segments.len() {
         return None;
     }
     let mut params = Vec::new();
     for (expected, actual) in pattern.iter().zip(segments) {
         match expected {
-            Segment::Literal(literal) if literal == actual => {}
+            Segment::Literal(literal) if literal == actual.as_ref() => {}
             Segment::Literal(_) => return None,
-            Segment::Param(name) => params.push((name.clone(), actual.clone())),
+            Segment::Param(name) => params.push((name.clone(), actual.to_string())),
         }
     }
     Some(params)
