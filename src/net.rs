@@ -270,6 +270,7 @@ impl Server {
     }
 
     fn accept_loop<S: Service>(self, service: Arc<S>, shared: Arc<Shared>) {
+        // lab1: begin — accept in a loop; back off when accept fails; dispatch each connection
         let mut backoff = ACCEPT_BACKOFF_START;
         let mut next_id: u64 = 0;
         loop {
@@ -296,6 +297,7 @@ impl Server {
             next_id += 1;
             self.dispatch(&service, &shared, next_id, stream, peer);
         }
+        // lab1: end
     }
 
     /// Hands one accepted socket to a thread of its own, or refuses it.

@@ -2195,7 +2195,8 @@ fn lab4_hostile_bodies_get_a_clear_answer_and_store_nothing() {
             answer.expect(&step, 400, ERRORS);
         }
     }
-    // Over the body limit: lab 2 refuses it before any route reads it.
+    // Over the body limit: lab 2 refuses it before any route reads it —
+    // still in JSON, like every answer of the API.
     let mut conn = HttpConn::open(lab.addr());
     let head = format!(
         "POST /broadcast-peer HTTP/1.1\r\nHost: test\r\nCookie: {}\r\nContent-Length: {}\r\n\r\n",
@@ -2205,10 +2206,13 @@ fn lab4_hostile_bodies_get_a_clear_answer_and_store_nothing() {
     conn.send(head.as_bytes());
     conn.send(br#"{"channel":"general","message":""#);
     let response = conn.response();
-    assert_eq!(
-        response.status,
-        413,
-        "a body over 1 MiB: sent {}, got {} ({CONVENTIONS})",
+    let json_error = serde_json::from_slice::<Value>(&response.body)
+        .ok()
+        .is_some_and(|body| body["status"] == "error" && body["message"].is_string());
+    assert!(
+        response.status == 413 && json_error,
+        "a body over 1 MiB: sent {}, got {}; expected 413 with a JSON error \
+         {{\"status\":\"error\",\"message\":…}} ({CONVENTIONS})",
         escape(head.as_bytes()),
         escape(&response.raw)
     );

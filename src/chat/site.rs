@@ -52,13 +52,14 @@ pub fn app(auth: &Arc<Auth>, chat: &Arc<Chat>, files: StaticFiles) -> Router {
         .get("/", |_: &crate::http::Request<'_>| {
             Response::redirect(StatusCode::SEE_OTHER, CHAT_PAGE)
         })
-        .not_allowed(|method, allow| {
-            let message = format!("{method} is not allowed here; use {allow}");
+        // Every answer of the API is JSON, errors included — also those
+        // the router and the server give before a handler runs.
+        .errors(|status, message| {
             let body = json::object([
                 ("status", Value::from("error")),
                 ("message", Value::from(message)),
             ]);
-            Response::json(StatusCode::METHOD_NOT_ALLOWED, body.to_string())
+            Response::json(status, body.to_string())
         });
     let router = api::mount(auth.routes(router), chat, |handler| auth.protect(handler));
     router.fallback(files)

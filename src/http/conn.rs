@@ -240,18 +240,16 @@ impl<'a> Conn<'a> {
 
     /// Reads one request, answers it, and says whether to go on.
     fn exchange(&mut self, handler: &dyn Handler) -> Next {
+        let head = match self.read_head() {
+            Ok(head) => head,
+            Err(stop) => return self.stop(handler, stop),
+        };
+        // The request's time in the log runs from its complete head: the
+        // idle wait before it is the client's, not the server's.
         let started = self.config.clock.now();
-        let read = self.read_head().and_then(|head| {
-            let body = self.read_body(&head)?;
-            Ok((head, body))
-        });
-        let (head, body) = match read {
-            Ok(request) => request,
-            Err(ReadStop::Gone) => return Next::Close,
-            Err(ReadStop::Bad(error)) => {
-                self.answer_error(error, started);
-                return Next::Close;
-            }
+        let body = match self.read_body(&head) {
+            Ok(body) => body,
+            Err(stop) => return self.stop(handler, stop),
         };
         let next = self.dispatch(handler, head, body, started);
         self.input.consume(body.end());
@@ -436,8 +434,7 @@ impl Conn<'_> {
         // from the buffer as it is now.
         let Ok(Status::Complete(head)) = parse_head(&buffered[..info.len], &self.config.limits)
         else {
-            self.answer_error(RequestError::RequestLine, started);
-            return Next::Close;
+            return self.stop(handler, ReadStop::Bad(RequestError::RequestLine));
         };
         let body = match body {
             BodyLocation::InBuffer { start, end } => Cow::Borrowed(&buffered[start..end]),
@@ -473,9 +470,19 @@ impl Conn<'_> {
         next
     }
 
+    /// Ends the connection after reading stopped: silently if the client
+    /// is gone, with the error's status if the request was bad.
+    fn stop(&mut self, handler: &dyn Handler, stop: ReadStop) -> Next {
+        if let ReadStop::Bad(error) = stop {
+            let now = self.config.clock.now();
+            self.answer_error(handler.request_error(error), now);
+        }
+        Next::Close
+    }
+
     /// Answers a request that could not be read, then closes gently.
-    fn answer_error(&mut self, error: RequestError, started: Instant) {
-        let response = Response::error(error.status(), &error.to_string());
+    fn answer_error(&mut self, response: Response, started: Instant) {
+        let status = response.status();
         let bytes = response
             .write_to(
                 &mut self.stream,
@@ -484,7 +491,7 @@ impl Conn<'_> {
             )
             .map_or(0, |written| written.body_bytes);
         if !self.config.quiet {
-            log_line("-", "-", error.status(), bytes, started, &self.config.clock);
+            log_line("-", "-", status, bytes, started, &self.config.clock);
         }
         linger(self.stream);
     }

@@ -32,7 +32,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::method::Method;
-use super::request::Request;
+use super::request::{Request, RequestError};
 use super::response::Response;
 use super::status::StatusCode;
 use super::url;
@@ -47,6 +47,14 @@ pub trait Handler: Send + Sync + 'static {
     /// Answers one request. The router passes `&mut` so that it can attach
     /// path parameters before calling the handler it picked.
     fn handle(&self, request: &mut Request<'_>) -> Response;
+
+    /// Answers a request the server could not read ([`RequestError`]: a
+    /// malformed head, a body over the limit…); the connection closes
+    /// after it. Plain text by default; a JSON API answers in JSON
+    /// ([`Router::errors`]).
+    fn request_error(&self, error: RequestError) -> Response {
+        Response::error(error.status(), &error.to_string())
+    }
 }
 
 impl<F> Handler for F
@@ -62,11 +70,19 @@ impl<H: Handler + ?Sized> Handler for Arc<H> {
     fn handle(&self, request: &mut Request<'_>) -> Response {
         (**self).handle(request)
     }
+
+    fn request_error(&self, error: RequestError) -> Response {
+        (**self).request_error(error)
+    }
 }
 
 impl Handler for Box<dyn Handler> {
     fn handle(&self, request: &mut Request<'_>) -> Response {
         (**self).handle(request)
+    }
+
+    fn request_error(&self, error: RequestError) -> Response {
+        (**self).request_error(error)
     }
 }
 
@@ -85,15 +101,15 @@ struct Route {
     handler: Box<dyn Handler>,
 }
 
-/// Builds the body of a 405 from the method and the `Allow` list.
-type NotAllowedFn = Box<dyn Fn(Method, &str) -> Response + Send + Sync>;
+/// Builds an error response from its status and a sentence saying why.
+type ErrorFn = Box<dyn Fn(StatusCode, &str) -> Response + Send + Sync>;
 
 /// A table of routes, tried in the order they were added, and a fallback.
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
     fallback: Option<Box<dyn Handler>>,
-    not_allowed: Option<NotAllowedFn>,
+    errors: Option<ErrorFn>,
 }
 
 impl Router {
@@ -138,22 +154,32 @@ impl Router {
         self
     }
 
-    /// Replaces the plain-text 405 answer with one of the application's
-    /// (a JSON API answers errors in JSON). The function gets the method
-    /// and the `Allow` list; the router adds the `Allow` header itself.
-    pub fn not_allowed(
+    /// Replaces the plain-text errors the router and the server answer on
+    /// their own — 405, 404 without a fallback, a malformed path, and every
+    /// request that could not be read (400, 413, 431…) — with the
+    /// application's own (a JSON API answers errors in JSON). The function
+    /// gets the status and a sentence saying what is wrong; the router adds
+    /// the `Allow` header of a 405 itself.
+    pub fn errors(
         mut self,
-        answer: impl Fn(Method, &str) -> Response + Send + Sync + 'static,
+        answer: impl Fn(StatusCode, &str) -> Response + Send + Sync + 'static,
     ) -> Router {
-        self.not_allowed = Some(Box::new(answer));
+        self.errors = Some(Box::new(answer));
         self
+    }
+
+    fn error(&self, status: StatusCode, message: &str) -> Response {
+        match &self.errors {
+            Some(answer) => answer(status, message),
+            None => Response::error(status, message),
+        }
     }
 }
 
 impl Handler for Router {
     fn handle(&self, request: &mut Request<'_>) -> Response {
         let Some(segments) = path_segments(request.path()) else {
-            return Response::error(
+            return self.error(
                 StatusCode::BAD_REQUEST,
                 "malformed percent-encoding in the path",
             );
@@ -173,18 +199,29 @@ impl Handler for Router {
         if allowed.is_empty() {
             return match &self.fallback {
                 Some(fallback) => fallback.handle(request),
-                None => Response::error(StatusCode::NOT_FOUND, "no such path"),
+                None => self.error(StatusCode::NOT_FOUND, "no such path"),
             };
         }
         let method = request.method();
-        match &self.not_allowed {
-            Some(answer) if method != Method::Options => {
-                let allow = allow_list(&allowed);
-                answer(method, &allow).with_header("Allow", allow)
-            }
-            _ => method_not_allowed(method, &allowed),
+        if self.errors.is_none() || method == Method::Options {
+            return method_not_allowed(method, &allowed);
         }
+        let allow = allow_list(&allowed);
+        self.error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &not_allowed_message(method, &allow),
+        )
+        .with_header("Allow", allow)
     }
+
+    fn request_error(&self, error: RequestError) -> Response {
+        self.error(error.status(), &error.to_string())
+    }
+}
+
+/// What a 405 says: the method, and what to use instead.
+fn not_allowed_message(method: Method, allow: &str) -> String {
+    format!("{method} is not allowed here; use {allow}")
 }
 
 /// 405 with `Allow` (or, for `OPTIONS`, 204 with `Allow`): the path exists
@@ -196,7 +233,7 @@ pub fn method_not_allowed(method: Method, allowed: &[Method]) -> Response {
     } else {
         Response::error(
             StatusCode::METHOD_NOT_ALLOWED,
-            &format!("{method} is not allowed here; try {allow}"),
+            &not_allowed_message(method, &allow),
         )
     };
     response.with_header("Allow", allow)
@@ -330,20 +367,23 @@ mod tests {
     }
 
     #[test]
-    fn an_application_can_answer_405_its_own_way() {
-        let router = app().not_allowed(|method, allow| {
-            Response::json(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!(r#"{{"error":"{method}, not {allow}"}}"#),
-            )
+    fn an_application_can_answer_errors_its_own_way() {
+        let router = app().errors(|status, message| {
+            Response::json(status, format!(r#"{{"error":"{message}"}}"#))
         });
         let response = answer(&router, "PUT /login HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(
             body_text(&response),
-            r#"{"error":"PUT, not POST, OPTIONS"}"#
+            r#"{"error":"PUT is not allowed here; use POST, OPTIONS"}"#
         );
         assert_eq!(response.header("allow"), Some("POST, OPTIONS"));
+        let response = router.request_error(RequestError::BodyTooLarge);
+        assert_eq!(response.status(), StatusCode::CONTENT_TOO_LARGE);
+        assert_eq!(
+            body_text(&response),
+            r#"{"error":"request body too large"}"#
+        );
     }
 
     #[test]
