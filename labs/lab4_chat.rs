@@ -14,7 +14,6 @@
 use weaprous::auth::serve::{AUTH_FLAGS, AuthFlags};
 use weaprous::chat::{Settings, site};
 use weaprous::flags::{Cli, SERVER_FLAGS};
-use weaprous::http::files::StaticFiles;
 use weaprous::http::serve::{HTTP_FLAGS, HttpFlags};
 
 fn main() {
@@ -29,10 +28,7 @@ fn main() {
     let flags = HttpFlags::from_args(&args).unwrap_or_else(|error| error.exit());
     let auth_flags = AuthFlags::from_args(&args).unwrap_or_else(|error| error.exit());
     let clock = flags.config.clock.clone();
-    let files = StaticFiles::new(&flags.www, clock.clone()).unwrap_or_else(|error| {
-        eprintln!("error: --www: {error}");
-        std::process::exit(2);
-    });
+    let files = flags.static_files();
     let data = auth_flags.data.clone();
     let auth = auth_flags.open_or_exit(clock.clone());
     let settings = Settings {
