@@ -11,7 +11,6 @@
 
 use weaprous::flags::{Cli, SERVER_FLAGS};
 use weaprous::http::demo;
-use weaprous::http::files::StaticFiles;
 use weaprous::http::serve::{HTTP_FLAGS, HttpFlags};
 
 fn main() {
@@ -23,9 +22,6 @@ fn main() {
     .flags(HTTP_FLAGS);
     let args = cli.parse_env_or_exit();
     let flags = HttpFlags::from_args(&args).unwrap_or_else(|error| error.exit());
-    let files = StaticFiles::new(&flags.www, flags.config.clock.clone()).unwrap_or_else(|error| {
-        eprintln!("error: --www: {error}");
-        std::process::exit(2);
-    });
+    let files = flags.static_files();
     flags.run(demo::app(files));
 }

@@ -12,10 +12,8 @@
 //! `docs/lab3_auth.md` beside it.
 
 use weaprous::auth::demo;
-use weaprous::auth::password::DEFAULT_ITERATIONS;
 use weaprous::auth::serve::{AUTH_FLAGS, AuthFlags};
 use weaprous::flags::{Cli, SERVER_FLAGS};
-use weaprous::http::files::StaticFiles;
 use weaprous::http::serve::{HTTP_FLAGS, HttpFlags};
 
 fn main() {
@@ -29,20 +27,9 @@ fn main() {
     let args = cli.parse_env_or_exit();
     let flags = HttpFlags::from_args(&args).unwrap_or_else(|error| error.exit());
     let auth_flags = AuthFlags::from_args(&args).unwrap_or_else(|error| error.exit());
-    if auth_flags.config.iterations < DEFAULT_ITERATIONS {
-        eprintln!(
-            "warning: --iterations {} is below the recommended {DEFAULT_ITERATIONS}: \
-             new password hashes are cheap to guess; use it for tests only",
-            auth_flags.config.iterations
-        );
-    }
-    let clock = flags.config.clock.clone();
-    let files = StaticFiles::new(&flags.www, clock.clone()).unwrap_or_else(|error| {
-        eprintln!("error: --www: {error}");
-        std::process::exit(2);
-    });
+    let files = flags.static_files();
     // Hashes the demo account's password: a fraction of a second at the
     // default iteration count.
-    let auth = auth_flags.open_or_exit(clock);
+    let auth = auth_flags.open_or_exit(flags.config.clock.clone());
     flags.run(demo::app(&auth, files));
 }

@@ -11,12 +11,9 @@
 //! tracker). Read `docs/lab4_chat.md` beside it; the API is in
 //! `docs/protocol.md`.
 
-use std::sync::Arc;
-
 use weaprous::auth::serve::{AUTH_FLAGS, AuthFlags};
-use weaprous::chat::{Chat, Settings, site};
+use weaprous::chat::{Settings, site};
 use weaprous::flags::{Cli, SERVER_FLAGS};
-use weaprous::http::files::StaticFiles;
 use weaprous::http::serve::{HTTP_FLAGS, HttpFlags};
 
 fn main() {
@@ -31,23 +28,16 @@ fn main() {
     let flags = HttpFlags::from_args(&args).unwrap_or_else(|error| error.exit());
     let auth_flags = AuthFlags::from_args(&args).unwrap_or_else(|error| error.exit());
     let clock = flags.config.clock.clone();
-    let files = StaticFiles::new(&flags.www, clock.clone()).unwrap_or_else(|error| {
-        eprintln!("error: --www: {error}");
-        std::process::exit(2);
-    });
+    let files = flags.static_files();
     let data = auth_flags.data.clone();
     let auth = auth_flags.open_or_exit(clock.clone());
     let settings = Settings {
         clock,
         ..Settings::default()
     };
-    let accounts = Arc::clone(&auth);
-    let chat = Chat::open(&data, settings, move |name| {
-        accounts.accounts().contains(name)
-    })
-    .unwrap_or_else(|error| {
+    let chat = site::open_chat(&auth, &data, settings).unwrap_or_else(|error| {
         eprintln!("error: --data {}: {error}", data.display());
         std::process::exit(1);
     });
-    flags.run(site::app(&auth, &Arc::new(chat), files));
+    flags.run(site::app(&auth, &chat, files));
 }

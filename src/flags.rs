@@ -6,6 +6,11 @@
 //! with the course's aliases `--server-ip` and `--server-port`, `--help`, and
 //! a bad value is one line on stderr and exit code 2 — never a panic.
 //!
+//! A flag may have short aliases (`-c` for `--connections`), and may be
+//! given several times: [`Args::text`] reads the last value, as most Unix
+//! tools do, and [`Args::all`] reads every one, for flags that add up
+//! (`-H 'Accept: text/html' -H 'Cookie: a=b'`).
+//!
 //! Left out on purpose: short flag bundles (`-abc`), subcommands and
 //! positional arguments. The labs need none of them, and each would make the
 //! parser longer than the lesson it serves.
@@ -21,7 +26,8 @@ use std::str::FromStr;
 pub struct Flag {
     /// The canonical name, with its dashes: `--port`.
     pub name: &'static str,
-    /// Other names that mean the same flag: `--server-port`.
+    /// Other names that mean the same flag: `--server-port`, or a short
+    /// form with one dash, `-c`.
     pub aliases: &'static [&'static str],
     /// The placeholder shown in `--help` (`PORT`), or `None` for a switch
     /// that takes no value (`--quiet`).
@@ -76,7 +82,10 @@ pub struct Cli {
 /// The flags found on one command line, by canonical name.
 #[derive(Clone, Debug, Default)]
 pub struct Args {
+    /// Each flag's last value, or its default.
     values: HashMap<&'static str, String>,
+    /// Every value given, in command-line order (no defaults).
+    given: Vec<(&'static str, String)>,
     switches: Vec<&'static str>,
 }
 
@@ -161,10 +170,18 @@ impl Cli {
             .flags
             .iter()
             .map(|flag| {
-                let mut names = flag.name.to_string();
-                for alias in flag.aliases {
-                    names.push_str(", ");
-                    names.push_str(alias);
+                // Short forms first, as in `-c, --connections N`.
+                let (short, long): (Vec<&str>, Vec<&str>) = flag
+                    .aliases
+                    .iter()
+                    .partition(|alias| !alias.starts_with("--"));
+                let names_in_order = short.iter().chain([&flag.name]).chain(long.iter());
+                let mut names = String::new();
+                for name in names_in_order {
+                    if !names.is_empty() {
+                        names.push_str(", ");
+                    }
+                    names.push_str(name);
                 }
                 if let Some(value) = flag.value {
                     names.push(' ');
@@ -191,8 +208,9 @@ impl Cli {
 
     /// Parses a command line (without the program name).
     ///
-    /// Accepts `--flag value` and `--flag=value`; a flag given twice keeps
-    /// its last value, as most Unix tools do.
+    /// Accepts `--flag value` and `--flag=value` (and the same with a short
+    /// alias: `-c 64`, `-c=64`); a flag given twice keeps every value, and
+    /// [`Args::text`] reads the last one.
     pub fn parse<I, S>(&self, args: I) -> Result<Args, CliError>
     where
         I: IntoIterator<Item = S>,
@@ -225,6 +243,7 @@ impl Cli {
                 Some(value) => value,
                 None => args.next().ok_or(CliError::MissingValue(flag.name))?,
             };
+            parsed.given.push((flag.name, value.clone()));
             parsed.values.insert(flag.name, value);
         }
         for flag in &self.flags {
@@ -285,6 +304,15 @@ impl Args {
         T::Err: fmt::Display,
     {
         self.parsed(flag)?.ok_or(CliError::MissingValue(flag))
+    }
+
+    /// Every value given for a flag, in command-line order (its default is
+    /// not included): for a flag that may be repeated, such as `--header`.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.given
+            .iter()
+            .filter(move |(flag, _)| *flag == name)
+            .map(|(_, value)| value.as_str())
     }
 
     /// Whether a switch such as `--quiet` was given.
@@ -390,6 +418,65 @@ mod tests {
             );
             assert!(!message.contains('\n'), "errors are one line: {message:?}");
         }
+    }
+
+    /// A load generator's flags: short aliases and a repeatable one.
+    const TOOL_FLAGS: &[Flag] = &[
+        Flag {
+            name: "--connections",
+            aliases: &["-c"],
+            value: Some("N"),
+            default: Some("64"),
+            help: "connections",
+        },
+        Flag {
+            name: "--header",
+            aliases: &["-H"],
+            value: Some("NAME:VALUE"),
+            default: None,
+            help: "extra header (repeatable)",
+        },
+    ];
+
+    #[test]
+    fn short_aliases_and_repeated_flags() {
+        let cli = Cli::new("tool", "a tool").flags(TOOL_FLAGS);
+        let args = cli
+            .parse(["-c", "8", "-H", "A: 1", "--header=B: x=y", "-H", "A: 2"])
+            .expect("valid flags");
+        assert_eq!(args.required::<usize>("--connections"), Ok(8));
+        assert_eq!(
+            args.all("--header").collect::<Vec<_>>(),
+            ["A: 1", "B: x=y", "A: 2"],
+            "every value, in order; only the first `=` of --flag=value splits"
+        );
+        assert_eq!(
+            args.text("--header"),
+            Some("A: 2"),
+            "text() is the last one"
+        );
+        let defaults = cli.parse(Vec::<String>::new()).expect("no flags");
+        assert_eq!(defaults.text("--connections"), Some("64"));
+        assert_eq!(
+            defaults.all("--connections").count(),
+            0,
+            "defaults are not given values"
+        );
+        assert_eq!(defaults.all("--header").count(), 0);
+        assert_eq!(
+            cli.parse(["-x"]).map(|_| ()),
+            Err(CliError::Unknown("-x".to_string()))
+        );
+    }
+
+    #[test]
+    fn help_puts_short_aliases_first() {
+        let Err(CliError::Help(text)) = Cli::new("tool", "a tool").flags(TOOL_FLAGS).parse(["-h"])
+        else {
+            panic!("-h should ask for the help text");
+        };
+        assert!(text.contains("-c, --connections N"), "{text}");
+        assert!(text.contains("-H, --header NAME:VALUE"), "{text}");
     }
 
     #[test]

@@ -21,8 +21,12 @@
 //! lab 2 speaks HTTP, lab 5 speaks its own framed protocol. Each of them is a
 //! [`Service`].
 //!
-//! Left out on purpose: a thread pool and non-blocking I/O (`epoll`). A
-//! thread per connection is the simplest model that is correct, and with
+//! A thread that has served its connection waits a little for the next
+//! one instead of ending ([`crate::workers`]): under a stream of short
+//! connections, starting and ending a thread would be most of the work.
+//!
+//! Left out on purpose: a fixed thread pool and non-blocking I/O (`epoll`).
+//! A thread per connection is the simplest model that is correct, and with
 //! small stacks it holds thousands of connections (see
 //! `docs/benchmarks.md`).
 
@@ -33,6 +37,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+use crate::workers::Workers;
 
 /// Connections served at once before new ones are refused.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -162,17 +168,30 @@ pub struct ShutdownReport {
 struct Shared {
     /// Set once by shutdown; the accept loop checks it after every `accept`.
     stopping: AtomicBool,
-    /// Every live connection's socket, by id, so that shutdown can close
-    /// them. The lock is held only to insert, remove, count or shut down
-    /// sockets — never across I/O that could block — so it cannot deadlock,
-    /// and no connection ever waits on another.
-    live: Mutex<HashMap<u64, Arc<TcpStream>>>,
-    /// Signalled each time a connection ends (paired with `live`).
+    /// The live connections. The lock is held only to insert, remove,
+    /// count or shut down sockets — never across I/O that could block — so
+    /// it cannot deadlock, and no connection ever waits on another.
+    live: Mutex<Live>,
+    /// Signalled when a connection ends and someone waits for it (paired
+    /// with `live`).
     connection_ended: Condvar,
+    /// The connections' threads, kept for the next connection when done.
+    workers: Workers,
+}
+
+/// The connections being served, and how many threads wait for one to end.
+#[derive(Debug, Default)]
+struct Live {
+    /// Every live connection's socket, by id, so that shutdown can close them.
+    streams: HashMap<u64, Arc<TcpStream>>,
+    /// Threads waiting on `connection_ended` (shutdown, and tests). A
+    /// connection that ends wakes them only when there are some: a wake-up
+    /// is a system call, which every connection would pay otherwise.
+    waiters: usize,
 }
 
 impl Shared {
-    fn live(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
+    fn live(&self) -> MutexGuard<'_, Live> {
         // A poisoned lock only means a thread panicked while holding it; the
         // map itself is still consistent, because every change is one call.
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
@@ -188,8 +207,13 @@ struct LiveSlot {
 
 impl Drop for LiveSlot {
     fn drop(&mut self) {
-        self.shared.live().remove(&self.id);
-        self.shared.connection_ended.notify_all();
+        let mut live = self.shared.live();
+        live.streams.remove(&self.id);
+        let someone_waits = live.waiters > 0;
+        drop(live);
+        if someone_waits {
+            self.shared.connection_ended.notify_all();
+        }
     }
 }
 
@@ -227,7 +251,7 @@ impl Server {
     /// stops it. Tests use this.
     pub fn start(self, service: impl Service) -> io::Result<Running> {
         let addr = self.local_addr()?;
-        let shared = Arc::new(Shared::new());
+        let shared = Arc::new(Shared::new(self.config.stack_size));
         let accept_shared = Arc::clone(&shared);
         let accept_thread = thread::Builder::new()
             .name("accept".to_string())
@@ -241,10 +265,12 @@ impl Server {
 
     /// Accepts on the calling thread, forever. Lab binaries use this.
     pub fn run(self, service: impl Service) {
-        self.accept_loop(Arc::new(service), Arc::new(Shared::new()));
+        let shared = Arc::new(Shared::new(self.config.stack_size));
+        self.accept_loop(Arc::new(service), shared);
     }
 
     fn accept_loop<S: Service>(self, service: Arc<S>, shared: Arc<Shared>) {
+        // lab1: begin — accept in a loop; back off when accept fails; dispatch each connection
         let mut backoff = ACCEPT_BACKOFF_START;
         let mut next_id: u64 = 0;
         loop {
@@ -271,6 +297,7 @@ impl Server {
             next_id += 1;
             self.dispatch(&service, &shared, next_id, stream, peer);
         }
+        // lab1: end
     }
 
     /// Hands one accepted socket to a thread of its own, or refuses it.
@@ -284,50 +311,58 @@ impl Server {
     ) {
         // Only this thread inserts into `live`, so the count cannot grow
         // between this check and the insert below.
-        if shared.live().len() >= self.config.max_connections {
+        if shared.live().streams.len() >= self.config.max_connections {
             service.refuse(stream);
             return;
         }
-        if let Err(error) = self.configure(&stream) {
-            eprintln!("{peer}: cannot configure socket: {error}");
-            return; // `stream` drops here: the connection closes.
-        }
         let stream = Arc::new(stream);
-        shared.live().insert(id, Arc::clone(&stream));
+        shared.live().streams.insert(id, Arc::clone(&stream));
         let slot = LiveSlot {
             shared: Arc::clone(shared),
             id,
         };
         let service = Arc::clone(service);
-        let spawned = thread::Builder::new()
-            .name(format!("conn-{id}"))
-            .stack_size(self.config.stack_size)
-            .spawn(move || {
-                let _slot = slot;
-                service.serve(Connection { stream, peer, id });
-            });
-        if let Err(error) = spawned {
-            // The closure, with its slot and socket, was dropped: closed.
+        let config = self.config.clone();
+        // Everything else happens on the connection's thread, so that this
+        // thread gets back to `accept` quickly.
+        let started = shared.workers.run(move || {
+            let _slot = slot;
+            if let Err(error) = configure(&stream, &config) {
+                eprintln!("{peer}: cannot configure socket: {error}");
+                return; // `stream` drops here: the connection closes.
+            }
+            service.serve(Connection { stream, peer, id });
+        });
+        if let Err(error) = started {
+            // The job, with its slot and socket, was dropped: closed.
             eprintln!("{peer}: cannot start a thread: {error}");
         }
     }
+}
 
-    fn configure(&self, stream: &TcpStream) -> io::Result<()> {
-        stream.set_read_timeout(self.config.read_timeout)?;
-        stream.set_write_timeout(self.config.write_timeout)?;
-        if self.config.nodelay {
-            stream.set_nodelay(true)?;
-        }
-        Ok(())
+/// Applies the configured timeouts and options to an accepted socket.
+fn configure(stream: &TcpStream, config: &Config) -> io::Result<()> {
+    // An accepted socket starts without timeouts (its listener has none):
+    // only a configured one costs a system call.
+    if config.read_timeout.is_some() {
+        stream.set_read_timeout(config.read_timeout)?;
     }
+    if config.write_timeout.is_some() {
+        stream.set_write_timeout(config.write_timeout)?;
+    }
+    if config.nodelay {
+        stream.set_nodelay(true)?;
+    }
+    Ok(())
 }
 
 impl Shared {
-    fn new() -> Shared {
+    fn new(stack_size: usize) -> Shared {
         Shared {
             stopping: AtomicBool::new(false),
-            live: Mutex::new(HashMap::new()),
+            live: Mutex::new(Live::default()),
             connection_ended: Condvar::new(),
+            workers: Workers::new(stack_size),
         }
     }
 }
@@ -351,7 +386,7 @@ impl Running {
 
     /// How many connections are being served right now.
     pub fn connections(&self) -> usize {
-        self.shared.live().len()
+        self.shared.live().streams.len()
     }
 
     /// Waits up to `limit` until at most `count` connections are being
@@ -359,6 +394,7 @@ impl Running {
     /// server has noticed a client leave, without sleeping.
     pub fn wait_for_connections_at_most(&self, count: usize, limit: Duration) -> bool {
         self.wait_until_at_most(self.shared.live(), count, limit)
+            .streams
             .len()
             <= count
     }
@@ -385,37 +421,40 @@ impl Running {
         let _ = accept_thread.join();
 
         let mut live = self.wait_until_at_most(self.shared.live(), 0, grace);
-        let forced = live.len();
-        for stream in live.values() {
+        let forced = live.streams.len();
+        for stream in live.streams.values() {
             // Wakes a thread blocked in `read` or `write` on this socket.
             let _ = stream.shutdown(Shutdown::Both);
         }
         live = self.wait_until_at_most(live, 0, FORCED_CLOSE_WAIT);
+        self.shared.workers.stop();
         ShutdownReport {
             forced,
-            stuck: live.len(),
+            stuck: live.streams.len(),
         }
     }
 
     /// Waits until at most `count` connections are live or `limit` has passed.
     fn wait_until_at_most<'a>(
         &'a self,
-        mut live: MutexGuard<'a, HashMap<u64, Arc<TcpStream>>>,
+        mut live: MutexGuard<'a, Live>,
         count: usize,
         limit: Duration,
-    ) -> MutexGuard<'a, HashMap<u64, Arc<TcpStream>>> {
+    ) -> MutexGuard<'a, Live> {
         let deadline = Instant::now() + limit;
-        while live.len() > count {
+        while live.streams.len() > count {
             let now = Instant::now();
             if now >= deadline {
                 break;
             }
+            live.waiters += 1;
             live = self
                 .shared
                 .connection_ended
                 .wait_timeout(live, deadline - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+            live.waiters -= 1;
         }
         live
     }

@@ -21,7 +21,9 @@ const LABS: &[(u32, &str)] = &[
     (1, "lab1_echo"),
     (2, "lab2_http"),
     (3, "lab3_auth"),
+    (4, "lab4_chat"),
     (5, "lab5_peer"),
+    (6, "lab6_proxy"),
 ];
 
 /// Runs a command to completion; returns whether it succeeded and its

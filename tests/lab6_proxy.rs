@@ -1215,3 +1215,167 @@ fn lab6_round_robin_loses_in_memory_sessions_and_sticky_keeps_them() {
         "round-robin works when the backends share their session store ({section})"
     );
 }
+
+/// Sends `body` as a POST through the proxy to `host` with the jar's
+/// cookies, keeps what it sets, and returns the answer.
+fn post_through(
+    proxy: SocketAddr,
+    host: &str,
+    jar: &mut Jar,
+    path: &str,
+    body: &str,
+) -> RawResponse {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        jar.header(),
+        body.len()
+    );
+    let response = exchange(proxy, request.as_bytes());
+    assert!(
+        response.status == 200,
+        "\n  sent:     {}\n  received: {}\n  expected: 200 from the chat behind the proxy\n  \
+         see:      docs/lab6_proxy.md, \"Running it\"\n",
+        escape(request.as_bytes()),
+        escape(&response.raw)
+    );
+    jar.absorb(&response);
+    response
+}
+
+/// The issue's "done when", with the real binaries: one proxy serves
+/// `chat.localhost` from a lab 4 server and `static.localhost` from a
+/// round-robin pool of three lab 2 servers — and the chat works through
+/// it, login, cookies, and a live event stream included.
+#[test]
+fn lab6_real_binaries_chat_and_static_sites_behind_one_proxy() {
+    let dir = TempDir::new("lab6-e2e");
+    let chat_data = dir.path.join("chat-data");
+    let chat = Example::start(
+        "lab4_chat",
+        &[
+            "--port",
+            "0",
+            "--data",
+            chat_data.to_str().expect("UTF-8 path"),
+            "--iterations",
+            "1000",
+            "--quiet",
+        ],
+    );
+    let statics: Vec<Example> = ["one", "two", "three"]
+        .iter()
+        .map(|name| {
+            dir.write(&format!("www-{name}/who.txt"), name.as_bytes());
+            let www = dir.path.join(format!("www-{name}"));
+            Example::start(
+                "lab2_http",
+                &[
+                    "--port",
+                    "0",
+                    "--quiet",
+                    "--www",
+                    www.to_str().expect("UTF-8 path"),
+                ],
+            )
+        })
+        .collect();
+    let pool: String = statics
+        .iter()
+        .map(|server| format!("    proxy_pass http://{};\n", server.addr))
+        .collect();
+    let config = format!(
+        "host \"chat.localhost\" {{\n    proxy_pass http://{}\n}}\n\
+         host \"static.localhost\" {{\n{pool}    dist_policy round-robin\n}}\n",
+        chat.addr
+    );
+    let config_path = dir.write("proxy.conf", config.as_bytes());
+    let proxy = Example::start(
+        "lab6_proxy",
+        &[
+            "--port",
+            "0",
+            "--quiet",
+            "--config",
+            config_path.to_str().expect("UTF-8 path"),
+        ],
+    );
+
+    // static.localhost: the three lab 2 servers take turns.
+    let mut seen: Vec<String> = (0..3)
+        .map(|_| {
+            let (sent, response) = get(proxy.addr, "static.localhost", "/who.txt");
+            expect_status(&response, &sent, 200, "\"Running it\"");
+            response.text()
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        ["one", "three", "two"],
+        "three requests to static.localhost, round-robin over three lab 2 servers \
+         (docs/lab6_proxy.md, \"Load balancing\")"
+    );
+
+    // chat.localhost: log in, become a peer, listen, and hear a broadcast.
+    let host = "chat.localhost";
+    let mut jar = Jar::default();
+    post_through(
+        proxy.addr,
+        host,
+        &mut jar,
+        "/login",
+        r#"{"username":"admin","password":"password"}"#,
+    );
+    post_through(
+        proxy.addr,
+        host,
+        &mut jar,
+        "/submit-info",
+        r#"{"username":"viaproxy","ip":"127.0.0.1","port":9100}"#,
+    );
+    post_through(
+        proxy.addr,
+        host,
+        &mut jar,
+        "/add-list",
+        r#"{"channel":"general"}"#,
+    );
+    let mut events = HttpConn::open(proxy.addr);
+    events.send(
+        format!(
+            "GET /events HTTP/1.1\r\nHost: {host}\r\nCookie: {}\r\nAccept: text/event-stream\r\n\r\n",
+            jar.header()
+        )
+        .as_bytes(),
+    );
+    // The stream's head comes at once; then the broadcast must follow.
+    let mut received = Vec::new();
+    read_head(&mut events.stream, &mut received)
+        .expect("the event stream's head through the proxy");
+    let text = format!("through the proxy {}", Rng::from_time().next_u64());
+    post_through(
+        proxy.addr,
+        host,
+        &mut jar,
+        "/broadcast-peer",
+        &format!(r#"{{"channel":"general","message":"{text}"}}"#),
+    );
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let mut chunk = [0u8; 4096];
+    while !String::from_utf8_lossy(&received).contains(&text) {
+        assert!(
+            Instant::now() < deadline,
+            "a broadcast posted through the proxy should arrive on /events through the \
+             proxy, streamed, at once; received {} (docs/lab6_proxy.md, \"Streaming\")",
+            escape(&received)
+        );
+        match events.stream.read(&mut chunk) {
+            Ok(0) | Err(_) => panic!(
+                "the event stream through the proxy ended; received {}",
+                escape(&received)
+            ),
+            Ok(read) => received.extend_from_slice(&chunk[..read]),
+        }
+    }
+}

@@ -224,13 +224,7 @@ impl Auth {
         auth_value: &str,
         max_age: u64,
     ) -> Result<Response, CookieError> {
-        // lab3: begin — HttpOnly keeps the id from page scripts, SameSite=Strict from other sites
-        let session = SetCookie::new(&self.config.cookie_name, session_value)?
-            .path(COOKIE_PATH)?
-            .max_age(max_age)
-            .http_only()
-            .same_site(SameSite::Strict);
-        // lab3: end
+        let session = self.session_cookie(session_value, max_age)?;
         // Not HttpOnly: the course's pages may read `auth` from a script,
         // and it holds no secret.
         let auth = SetCookie::new(AUTH_COOKIE_NAME, auth_value)?
@@ -240,5 +234,16 @@ impl Auth {
         Ok(response
             .with_header("Set-Cookie", session.to_string())
             .with_header("Set-Cookie", auth.to_string()))
+    }
+
+    /// The session cookie with the attributes that protect it.
+    fn session_cookie(&self, value: &str, max_age: u64) -> Result<SetCookie, CookieError> {
+        // lab3: begin — HttpOnly keeps the id from page scripts, SameSite=Strict from other sites
+        Ok(SetCookie::new(&self.config.cookie_name, value)?
+            .path(COOKIE_PATH)?
+            .max_age(max_age)
+            .http_only()
+            .same_site(SameSite::Strict))
+        // lab3: end
     }
 }

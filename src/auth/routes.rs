@@ -33,6 +33,7 @@ use super::app::Auth;
 use super::credentials::{BodyFormat, Credentials};
 use super::guard::LOGIN_PAGE;
 use super::reply::{NO_STORE, html_page, json_status, retry_after};
+use super::session::SessionId;
 use crate::http::{Handler, Request, Response, Router, StatusCode};
 use crate::json::{self, Value};
 
@@ -85,26 +86,10 @@ impl Auth {
             Ok(credentials) => credentials,
             Err(response) => return response,
         };
-        let ip = request.peer().ip();
-        // lab3: begin — lockout first, then the password; a success clears the count and starts a fresh session
-        if let Err(wait) = self.throttle().check(&username, ip) {
-            return too_many_failures(format, wait);
-        }
-        if !self.accounts().verify(&username, &password) {
-            self.throttle().record_failure(&username, ip);
-            return invalid_credentials(format);
-        }
-        self.throttle().record_success(&username, ip);
-        // Always a new id (no session fixation); the one the browser
-        // brought, if any, ends now.
-        if let Some(old) = self.session_id(request) {
-            self.sessions().remove(old);
-        }
-        let id = match self.sessions().create(&username) {
+        let id = match self.open_session(request, &username, &password, format) {
             Ok(id) => id,
-            Err(error) => return internal_error("making a session id", &error),
+            Err(refusal) => return refusal,
         };
-        // lab3: end
         let response = match format {
             BodyFormat::Json => json_status(StatusCode::OK, "authorized", LOGIN_SUCCESSFUL),
             // Post/Redirect/Get: the browser follows with `GET /`, so a
@@ -114,6 +99,36 @@ impl Auth {
         };
         self.with_login_cookies(response, id.as_str())
             .unwrap_or_else(|error| internal_error("writing the cookies", &error))
+    }
+
+    /// Checks the lockout and the password, then opens a fresh session for
+    /// `username`: its id, or the response that refuses the login.
+    fn open_session(
+        &self,
+        request: &Request<'_>,
+        username: &str,
+        password: &str,
+        format: BodyFormat,
+    ) -> Result<SessionId, Response> {
+        let ip = request.peer().ip();
+        // lab3: begin — lockout first, then the password; a success clears the count and starts a fresh session
+        if let Err(wait) = self.throttle().check(username, ip) {
+            return Err(too_many_failures(format, wait));
+        }
+        if !self.accounts().verify(username, password) {
+            self.throttle().record_failure(username, ip);
+            return Err(invalid_credentials(format));
+        }
+        self.throttle().record_success(username, ip);
+        // Always a new id (no session fixation); the one the browser
+        // brought, if any, ends now.
+        if let Some(old) = self.session_id(request) {
+            self.sessions().remove(old);
+        }
+        self.sessions()
+            .create(username)
+            .map_err(|error| internal_error("making a session id", &error))
+        // lab3: end
     }
 
     /// `POST /logout`: ends the request's session, if it has one, and

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::app::{Auth, AuthConfig};
+use super::password::DEFAULT_ITERATIONS;
 use super::session::SessionConfig;
 use crate::clock::Clock;
 use crate::flags::{Args, CliError, Flag};
@@ -83,7 +84,17 @@ impl AuthFlags {
     /// Opens the accounts in the data directory, reading time from `clock`.
     /// A lab cannot run without them, so a failure ends the process with one
     /// `error:` line and exit code 1.
+    ///
+    /// An iteration count below the recommended one is allowed — tests use
+    /// it — but warned about, since hashes made with it are cheap to guess.
     pub fn open_or_exit(self, clock: Clock) -> Arc<Auth> {
+        if self.config.iterations < DEFAULT_ITERATIONS {
+            eprintln!(
+                "warning: --iterations {} is below the recommended {DEFAULT_ITERATIONS}: \
+                 new password hashes are cheap to guess; use it for tests only",
+                self.config.iterations
+            );
+        }
         Auth::open(&self.data, self.config, clock).unwrap_or_else(|error| {
             eprintln!("error: --data {}: {error}", self.data.display());
             std::process::exit(1);

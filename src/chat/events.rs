@@ -276,7 +276,7 @@ pub fn pump(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     out.write_all(OPENING)?;
-    let mut buffer = Vec::new();
+    let mut buffer: Vec<u8> = Vec::new();
     // lab4: begin — replay from the store after subscribing, then skip what the replay sent
     if let Some(mut after) = last_event_id {
         loop {

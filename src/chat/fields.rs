@@ -28,7 +28,7 @@ pub fn optional_u64(object: &Object, key: &str) -> Result<Option<u64>, String> {
         Some(value) => value
             .as_u64()
             .map(Some)
-            .ok_or_else(|| format!("{key:?} must be a non-negative integer")),
+            .ok_or_else(|| format!("{key:?} must be a whole number from 0 to {}", u64::MAX)),
     }
 }
 
@@ -90,7 +90,11 @@ mod tests {
         assert_eq!(required_str(&body, "z"), Err("\"z\" is missing".into()));
         assert_eq!(required_u64(&body, "n"), Ok(7));
         assert_eq!(optional_u64(&body, "z"), Ok(None));
-        assert!(optional_u64(&body, "neg").is_err(), "negative is refused");
+        assert_eq!(
+            optional_u64(&body, "neg"),
+            Err("\"neg\" must be a whole number from 0 to 18446744073709551615".into()),
+            "negative is refused, with the range in the message"
+        );
         assert!(
             optional_u64(&body, "s").is_err(),
             "a string is not a number"

@@ -650,7 +650,7 @@ fn replay(file: &File, path: &Path) -> io::Result<Replayed> {
     // Bad lines since the last good one: kept if a good line follows,
     // cut off if not.
     let mut bad: Vec<String> = Vec::new();
-    let mut line = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
     // lab4: begin — replay good lines; warn about bad ones, and cut off a bad end
     for number in 1.. {
         line.clear();

@@ -23,8 +23,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use super::body::ChunkedDecoder;
-use super::headers;
-use super::method::Method;
+use super::headers::{self, Headers};
+use super::method::{Method, Version};
 
 /// Default for every connect, read and write.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -181,6 +181,11 @@ impl Client {
         self.addr
     }
 
+    /// The value of the `Host` header this client sends (`127.0.0.1:9000`).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// `GET path`.
     pub fn get(&mut self, path: &str) -> Result<ClientResponse, ClientError> {
         self.request(Method::Get, path, &[], b"")
@@ -308,7 +313,10 @@ fn resolve(authority: &str) -> Option<SocketAddr> {
     (host, port).to_socket_addrs().ok()?.next()
 }
 
-fn encode_request(
+/// The bytes of a request: the request line, `Host`, the given header
+/// fields, `Content-Length` when there is a body (or the method expects
+/// one), the empty line, and the body.
+pub fn encode_request(
     method: Method,
     path: &str,
     host: &str,
@@ -337,133 +345,164 @@ fn read_response(
 ) -> Result<(ClientResponse, bool), ClientError> {
     loop {
         let head_len = fill_until(connection, timeout, MAX_RESPONSE_HEAD_BYTES, find_head_end)?;
-        let head = parse_response_head(&connection.buffer[..head_len])?;
+        let head = ResponseHead::parse(&connection.buffer[..head_len])?;
+        let (status, keep_alive) = (head.status, head.keep_alive());
+        let framing = head.framing(head_only)?;
+        let headers = head
+            .headers
+            .iter()
+            .map(|field| {
+                let value = String::from_utf8_lossy(field.value).into_owned();
+                (field.name.to_string(), value)
+            })
+            .collect();
         connection.buffer.drain(..head_len);
-        if (100..200).contains(&head.status) {
+        if (100..200).contains(&status) {
             continue;
         }
-        let no_body = head_only || head.status == 204 || head.status == 304;
-        let (body, framed) = if no_body {
-            (Vec::new(), true)
-        } else {
-            read_body(connection, &head, timeout)?
-        };
-        let keep_alive = framed && head.keep_alive;
+        let (body, framed) = read_body(connection, framing, timeout)?;
         let response = ClientResponse {
-            status: head.status,
-            headers: head.headers,
+            status,
+            headers,
             body,
         };
-        return Ok((response, keep_alive));
+        return Ok((response, framed && keep_alive));
     }
 }
 
-struct ResponseHead {
-    status: u16,
-    headers: Vec<(String, String)>,
-    keep_alive: bool,
+/// How a response's body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseFraming {
+    /// No body: the answer to `HEAD`, or a 1xx, 204 or 304 status.
+    None,
+    /// Exactly this many bytes (`Content-Length`).
+    Length(usize),
+    /// Chunks, up to a zero-size one (`Transfer-Encoding: chunked`).
+    Chunked,
+    /// Everything until the server closes the connection.
+    UntilClose,
 }
 
-impl ResponseHead {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
+/// A response's status line and header fields, borrowed from the bytes
+/// they were read from: parsing one copies nothing (the load generator
+/// reads tens of thousands a second).
+#[derive(Clone, Debug)]
+pub struct ResponseHead<'b> {
+    /// The status code.
+    pub status: u16,
+    /// The version the server spoke.
+    pub version: Version,
+    /// The header fields.
+    pub headers: Headers<'b>,
 }
 
-/// Parses `HTTP/1.1 200 OK` and the header lines.
-fn parse_response_head(head: &[u8]) -> Result<ResponseHead, ClientError> {
-    let bad = ClientError::BadResponse;
-    let Ok(Some((status_line, mut pos))) = headers::next_line(head, 0) else {
-        return Err(bad("no status line"));
-    };
-    let (version, rest) = status_line
-        .split_at_checked(9)
-        .ok_or(bad("short status line"))?;
-    let http11 = match version {
-        b"HTTP/1.1 " => true,
-        b"HTTP/1.0 " => false,
-        _ => return Err(bad("not HTTP/1.x")),
-    };
-    let status = rest
-        .get(..3)
-        .filter(|digits| digits.iter().all(u8::is_ascii_digit))
-        .and_then(|digits| std::str::from_utf8(digits).ok())
-        .and_then(|digits| digits.parse::<u16>().ok())
-        .ok_or(bad("status code is not three digits"))?;
-    let mut fields = Vec::new();
-    while let Ok(Some((line, next))) = headers::next_line(head, pos) {
-        pos = next;
-        if line.is_empty() {
-            break;
+impl<'b> ResponseHead<'b> {
+    /// Parses a complete head: `HTTP/1.1 200 OK`, then the header lines, up
+    /// to the empty line ([`find_head_end`] says where that is).
+    pub fn parse(head: &'b [u8]) -> Result<ResponseHead<'b>, ClientError> {
+        let bad = ClientError::BadResponse;
+        let Ok(Some((status_line, mut pos))) = headers::next_line(head, 0) else {
+            return Err(bad("no status line"));
+        };
+        let (version, rest) = status_line
+            .split_at_checked(9)
+            .ok_or(bad("short status line"))?;
+        let version = match version {
+            b"HTTP/1.1 " => Version::Http11,
+            b"HTTP/1.0 " => Version::Http10,
+            _ => return Err(bad("not HTTP/1.x")),
+        };
+        let status = rest
+            .get(..3)
+            .filter(|digits| digits.iter().all(u8::is_ascii_digit))
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .and_then(|digits| digits.parse::<u16>().ok())
+            .ok_or(bad("status code is not three digits"))?;
+        let mut fields = Headers::new();
+        while let Ok(Some((line, next))) = headers::next_line(head, pos) {
+            pos = next;
+            if line.is_empty() {
+                break;
+            }
+            fields.push(headers::parse_field_line(line).map_err(|_| bad("malformed header line"))?);
         }
-        let field = headers::parse_field_line(line).map_err(|_| bad("malformed header line"))?;
-        fields.push((
-            field.name.to_string(),
-            String::from_utf8_lossy(field.value).into_owned(),
-        ));
+        Ok(ResponseHead {
+            status,
+            version,
+            headers: fields,
+        })
     }
-    let mut parsed = ResponseHead {
-        status,
-        headers: fields,
-        keep_alive: false,
-    };
-    let connection = parsed
-        .header("connection")
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    parsed.keep_alive = if http11 {
-        !connection.contains("close")
-    } else {
-        connection.contains("keep-alive")
-    };
-    Ok(parsed)
+
+    /// Whether the server keeps the connection open after this response
+    /// (RFC 9112 §9.3): HTTP/1.1 unless it says `close`, HTTP/1.0 only if it
+    /// says `keep-alive`. A body delimited by the close ends it anyway.
+    pub fn keep_alive(&self) -> bool {
+        match self.version {
+            Version::Http11 => !self.headers.has_token("connection", "close"),
+            Version::Http10 => self.headers.has_token("connection", "keep-alive"),
+        }
+    }
+
+    /// How the body that follows is delimited (RFC 9112 §6.3); `head_only`
+    /// when the request was `HEAD`, whose response never has one.
+    pub fn framing(&self, head_only: bool) -> Result<ResponseFraming, ClientError> {
+        if head_only || (100..200).contains(&self.status) || matches!(self.status, 204 | 304) {
+            return Ok(ResponseFraming::None);
+        }
+        if self.headers.has_token("transfer-encoding", "chunked") {
+            return Ok(ResponseFraming::Chunked);
+        }
+        match self.headers.get("content-length") {
+            Some(length) => length
+                .trim()
+                .parse()
+                .map(ResponseFraming::Length)
+                .map_err(|_| ClientError::BadResponse("invalid Content-Length")),
+            None => Ok(ResponseFraming::UntilClose),
+        }
+    }
 }
 
 /// Reads the body; returns it and whether it was framed (so that the
 /// connection can carry another exchange).
 fn read_body(
     connection: &mut Connection,
-    head: &ResponseHead,
+    framing: ResponseFraming,
     timeout: Duration,
 ) -> Result<(Vec<u8>, bool), ClientError> {
-    let chunked = head
-        .header("transfer-encoding")
-        .is_some_and(|coding| coding.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        let mut decoder = ChunkedDecoder::new(MAX_RESPONSE_BODY_BYTES);
-        let mut body = Vec::new();
-        let mut used = 0;
-        let end = fill_until(connection, timeout, usize::MAX, |buffer| {
-            used += decoder
-                .decode(&buffer[used..], &mut body)
-                .map_err(|_| ClientError::BadResponse("malformed chunked body"))?;
-            Ok(decoder.is_done().then_some(used))
-        })?;
-        connection.buffer.drain(..end);
-        return Ok((body, true));
-    }
-    if let Some(length) = head.header("content-length") {
-        let length: usize = length
-            .trim()
-            .parse()
-            .map_err(|_| ClientError::BadResponse("invalid Content-Length"))?;
-        if length > MAX_RESPONSE_BODY_BYTES {
-            return Err(ClientError::BadResponse("body too large"));
+    match framing {
+        ResponseFraming::None => Ok((Vec::new(), true)),
+        ResponseFraming::Chunked => {
+            let mut decoder = ChunkedDecoder::new(MAX_RESPONSE_BODY_BYTES);
+            let mut body = Vec::new();
+            let mut used = 0;
+            let end = fill_until(connection, timeout, usize::MAX, |buffer| {
+                used += decoder
+                    .decode(&buffer[used..], &mut body)
+                    .map_err(|_| ClientError::BadResponse("malformed chunked body"))?;
+                Ok(decoder.is_done().then_some(used))
+            })?;
+            connection.buffer.drain(..end);
+            Ok((body, true))
         }
-        fill_until(connection, timeout, usize::MAX, |buffer| {
-            Ok((buffer.len() >= length).then_some(length))
-        })?;
-        let body = connection.buffer.drain(..length).collect();
-        return Ok((body, true));
+        ResponseFraming::Length(length) => {
+            if length > MAX_RESPONSE_BODY_BYTES {
+                return Err(ClientError::BadResponse("body too large"));
+            }
+            fill_until(connection, timeout, usize::MAX, |buffer| {
+                Ok((buffer.len() >= length).then_some(length))
+            })?;
+            let body = connection.buffer.drain(..length).collect();
+            Ok((body, true))
+        }
+        // No framing: the body ends when the server closes (RFC 9112 §6.3, rule 8).
+        ResponseFraming::UntilClose => {
+            let mut body = std::mem::take(&mut connection.buffer);
+            let limit = MAX_RESPONSE_BODY_BYTES.saturating_sub(body.len()) as u64;
+            (&connection.stream).take(limit).read_to_end(&mut body)?;
+            Ok((body, false))
+        }
     }
-    // No framing: the body ends when the server closes (RFC 9112 §6.3, rule 8).
-    let mut body = std::mem::take(&mut connection.buffer);
-    let limit = MAX_RESPONSE_BODY_BYTES.saturating_sub(body.len()) as u64;
-    (&connection.stream).take(limit).read_to_end(&mut body)?;
-    Ok((body, false))
 }
 
 /// Reads until `complete` finds what it needs in the buffer (it is given
@@ -495,8 +534,9 @@ fn fill_until<T>(
     }
 }
 
-/// Where the head ends (after its empty line), if it has arrived.
-fn find_head_end(buffer: &[u8]) -> Result<Option<usize>, ClientError> {
+/// Where a response head ends in `buffer` (just after its empty line), if
+/// all of it has arrived.
+pub fn find_head_end(buffer: &[u8]) -> Result<Option<usize>, ClientError> {
     let mut pos = 0;
     loop {
         match headers::next_line(buffer, pos) {
@@ -505,5 +545,93 @@ fn find_head_end(buffer: &[u8]) -> Result<Option<usize>, ClientError> {
             Ok(None) => return Ok(None),
             Err(_) => return Err(ClientError::BadResponse("bare CR in the head")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A response head, whether it was a HEAD request, and what the client
+    /// should conclude: the framing and keep-alive.
+    type FramingCase = (&'static [u8], bool, ResponseFraming, bool);
+
+    #[test]
+    fn response_heads_say_how_the_body_ends() {
+        use ResponseFraming as F;
+        let cases: &[FramingCase] = &[
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n",
+                false,
+                F::Length(12),
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n",
+                true,
+                F::None,
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                false,
+                F::Chunked,
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n",
+                false,
+                F::UntilClose,
+                false,
+            ),
+            (
+                b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+                false,
+                F::None,
+                true,
+            ),
+            (b"HTTP/1.1 204 No Content\r\n\r\n", false, F::None, true),
+            (
+                b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n",
+                false,
+                F::Length(1),
+                false,
+            ),
+            (
+                b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 1\r\n\r\n",
+                false,
+                F::Length(1),
+                true,
+            ),
+        ];
+        for &(raw, head_only, framing, keep_alive) in cases {
+            let shown = String::from_utf8_lossy(raw);
+            assert_eq!(
+                find_head_end(raw).ok().flatten(),
+                Some(raw.len()),
+                "{shown:?}"
+            );
+            let head = ResponseHead::parse(raw).expect("valid head");
+            assert_eq!(head.framing(head_only).ok(), Some(framing), "{shown:?}");
+            assert_eq!(head.keep_alive(), keep_alive, "{shown:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_response_heads_are_refused() {
+        for raw in [
+            &b"HTTP/2 200 OK\r\n\r\n"[..],
+            b"HTTP/1.1 2x0 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+        ] {
+            assert!(
+                ResponseHead::parse(raw).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        let head = ResponseHead::parse(b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n")
+            .expect("the head itself is well-formed");
+        assert!(head.framing(false).is_err(), "a negative length is refused");
     }
 }

@@ -74,6 +74,14 @@ const KEEP_BUFFER_BYTES: usize = 64 * 1024;
 const LINGER_BYTES: usize = 256 * 1024;
 const LINGER_TIME: Duration = Duration::from_secs(1);
 
+/// How far the socket's read timeout may be from the time left before a
+/// deadline and still be kept as it is. Setting it is a system call, and
+/// the time left is never exactly the same twice, so without this
+/// tolerance it would be set again before most requests: one system call
+/// in three of a kept-alive request (`docs/benchmarks.md`). The price: a
+/// read may wake up to this much after its deadline.
+const READ_TIMEOUT_SLACK: Duration = Duration::from_millis(10);
+
 /// How an HTTP server treats its connections.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -205,7 +213,8 @@ struct Conn<'a> {
     decoded: Vec<u8>,
     /// Where responses are assembled before the write.
     output: Vec<u8>,
-    /// The read timeout the socket has now, to avoid setting it again.
+    /// The read timeout the socket has now, so that it is set again only
+    /// when it must change (see [`READ_TIMEOUT_SLACK`]).
     read_timeout: Option<Duration>,
     /// When the last bytes were read, by the clock.
     last_read_at: Instant,
@@ -231,18 +240,16 @@ impl<'a> Conn<'a> {
 
     /// Reads one request, answers it, and says whether to go on.
     fn exchange(&mut self, handler: &dyn Handler) -> Next {
+        let head = match self.read_head() {
+            Ok(head) => head,
+            Err(stop) => return self.stop(handler, stop),
+        };
+        // The request's time in the log runs from its complete head: the
+        // idle wait before it is the client's, not the server's.
         let started = self.config.clock.now();
-        let read = self.read_head().and_then(|head| {
-            let body = self.read_body(&head)?;
-            Ok((head, body))
-        });
-        let (head, body) = match read {
-            Ok(request) => request,
-            Err(ReadStop::Gone) => return Next::Close,
-            Err(ReadStop::Bad(error)) => {
-                self.answer_error(error, started);
-                return Next::Close;
-            }
+        let body = match self.read_body(&head) {
+            Ok(body) => body,
+            Err(stop) => return self.stop(handler, stop),
         };
         let next = self.dispatch(handler, head, body, started);
         self.input.consume(body.end());
@@ -344,12 +351,15 @@ impl Conn<'_> {
                 return Err(FillError::Timeout);
             }
             // A read timeout of zero means "forever" to the OS: keep 1 ms at least.
-            let wait = Some((deadline - now).max(Duration::from_millis(1)));
-            if self.read_timeout != wait {
+            let wait = (deadline - now).max(Duration::from_millis(1));
+            let close_enough = self
+                .read_timeout
+                .is_some_and(|set| set.abs_diff(wait) <= READ_TIMEOUT_SLACK);
+            if !close_enough {
                 self.stream
-                    .set_read_timeout(wait)
+                    .set_read_timeout(Some(wait))
                     .map_err(|_| FillError::Closed)?;
-                self.read_timeout = wait;
+                self.read_timeout = Some(wait);
             }
             match self.input.read_from(self.stream, max_len) {
                 Ok(0) => return Err(FillError::Closed),
@@ -424,8 +434,7 @@ impl Conn<'_> {
         // from the buffer as it is now.
         let Ok(Status::Complete(head)) = parse_head(&buffered[..info.len], &self.config.limits)
         else {
-            self.answer_error(RequestError::RequestLine, started);
-            return Next::Close;
+            return self.stop(handler, ReadStop::Bad(RequestError::RequestLine));
         };
         let body = match body {
             BodyLocation::InBuffer { start, end } => Cow::Borrowed(&buffered[start..end]),
@@ -461,9 +470,19 @@ impl Conn<'_> {
         next
     }
 
+    /// Ends the connection after reading stopped: silently if the client
+    /// is gone, with the error's status if the request was bad.
+    fn stop(&mut self, handler: &dyn Handler, stop: ReadStop) -> Next {
+        if let ReadStop::Bad(error) = stop {
+            let now = self.config.clock.now();
+            self.answer_error(handler.request_error(error), now);
+        }
+        Next::Close
+    }
+
     /// Answers a request that could not be read, then closes gently.
-    fn answer_error(&mut self, error: RequestError, started: Instant) {
-        let response = Response::error(error.status(), &error.to_string());
+    fn answer_error(&mut self, response: Response, started: Instant) {
+        let status = response.status();
         let bytes = response
             .write_to(
                 &mut self.stream,
@@ -472,7 +491,7 @@ impl Conn<'_> {
             )
             .map_or(0, |written| written.body_bytes);
         if !self.config.quiet {
-            log_line("-", "-", error.status(), bytes, started, &self.config.clock);
+            log_line("-", "-", status, bytes, started, &self.config.clock);
         }
         linger(self.stream);
     }

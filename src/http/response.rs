@@ -277,7 +277,7 @@ impl Response {
         match body.len() {
             Some(len) if has_body => {
                 buffer.extend_from_slice(b"Content-Length: ");
-                buffer.extend_from_slice(len.to_string().as_bytes());
+                append_decimal(buffer, len);
                 buffer.extend_from_slice(b"\r\n");
             }
             _ if chunked => buffer.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
@@ -316,7 +316,7 @@ fn write_head(
     // The status line always says HTTP/1.1: a server sends its own version
     // (RFC 9110 §6.2), and HTTP/1.0 clients understand it.
     buffer.extend_from_slice(b"HTTP/1.1 ");
-    buffer.extend_from_slice(status.as_u16().to_string().as_bytes());
+    append_decimal(buffer, u64::from(status.as_u16()));
     buffer.push(b' ');
     buffer.extend_from_slice(status.reason().as_bytes());
     buffer.extend_from_slice(b"\r\nDate: ");
@@ -330,6 +330,12 @@ fn write_head(
         buffer.extend_from_slice(value.as_bytes());
         buffer.extend_from_slice(b"\r\n");
     }
+}
+
+/// Appends `number` in decimal, without the allocation `to_string()` makes.
+fn append_decimal(buffer: &mut Vec<u8>, number: u64) {
+    // Writing into a `Vec` cannot fail.
+    let _ = write!(buffer, "{number}");
 }
 
 /// Sends the head (already in `buffer`) and the body; returns the body bytes sent.

@@ -28,10 +28,11 @@
 //! - Otherwise the **fallback** handler answers (static files, in the
 //!   labs), or **404**.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::method::Method;
-use super::request::Request;
+use super::request::{Request, RequestError};
 use super::response::Response;
 use super::status::StatusCode;
 use super::url;
@@ -46,6 +47,14 @@ pub trait Handler: Send + Sync + 'static {
     /// Answers one request. The router passes `&mut` so that it can attach
     /// path parameters before calling the handler it picked.
     fn handle(&self, request: &mut Request<'_>) -> Response;
+
+    /// Answers a request the server could not read ([`RequestError`]: a
+    /// malformed head, a body over the limit…); the connection closes
+    /// after it. Plain text by default; a JSON API answers in JSON
+    /// ([`Router::errors`]).
+    fn request_error(&self, error: RequestError) -> Response {
+        Response::error(error.status(), &error.to_string())
+    }
 }
 
 impl<F> Handler for F
@@ -61,11 +70,19 @@ impl<H: Handler + ?Sized> Handler for Arc<H> {
     fn handle(&self, request: &mut Request<'_>) -> Response {
         (**self).handle(request)
     }
+
+    fn request_error(&self, error: RequestError) -> Response {
+        (**self).request_error(error)
+    }
 }
 
 impl Handler for Box<dyn Handler> {
     fn handle(&self, request: &mut Request<'_>) -> Response {
         (**self).handle(request)
+    }
+
+    fn request_error(&self, error: RequestError) -> Response {
+        (**self).request_error(error)
     }
 }
 
@@ -84,15 +101,15 @@ struct Route {
     handler: Box<dyn Handler>,
 }
 
-/// Builds the body of a 405 from the method and the `Allow` list.
-type NotAllowedFn = Box<dyn Fn(Method, &str) -> Response + Send + Sync>;
+/// Builds an error response from its status and a sentence saying why.
+type ErrorFn = Box<dyn Fn(StatusCode, &str) -> Response + Send + Sync>;
 
 /// A table of routes, tried in the order they were added, and a fallback.
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
     fallback: Option<Box<dyn Handler>>,
-    not_allowed: Option<NotAllowedFn>,
+    errors: Option<ErrorFn>,
 }
 
 impl Router {
@@ -137,22 +154,32 @@ impl Router {
         self
     }
 
-    /// Replaces the plain-text 405 answer with one of the application's
-    /// (a JSON API answers errors in JSON). The function gets the method
-    /// and the `Allow` list; the router adds the `Allow` header itself.
-    pub fn not_allowed(
+    /// Replaces the plain-text errors the router and the server answer on
+    /// their own — 405, 404 without a fallback, a malformed path, and every
+    /// request that could not be read (400, 413, 431…) — with the
+    /// application's own (a JSON API answers errors in JSON). The function
+    /// gets the status and a sentence saying what is wrong; the router adds
+    /// the `Allow` header of a 405 itself.
+    pub fn errors(
         mut self,
-        answer: impl Fn(Method, &str) -> Response + Send + Sync + 'static,
+        answer: impl Fn(StatusCode, &str) -> Response + Send + Sync + 'static,
     ) -> Router {
-        self.not_allowed = Some(Box::new(answer));
+        self.errors = Some(Box::new(answer));
         self
+    }
+
+    fn error(&self, status: StatusCode, message: &str) -> Response {
+        match &self.errors {
+            Some(answer) => answer(status, message),
+            None => Response::error(status, message),
+        }
     }
 }
 
 impl Handler for Router {
     fn handle(&self, request: &mut Request<'_>) -> Response {
         let Some(segments) = path_segments(request.path()) else {
-            return Response::error(
+            return self.error(
                 StatusCode::BAD_REQUEST,
                 "malformed percent-encoding in the path",
             );
@@ -172,18 +199,29 @@ impl Handler for Router {
         if allowed.is_empty() {
             return match &self.fallback {
                 Some(fallback) => fallback.handle(request),
-                None => Response::error(StatusCode::NOT_FOUND, "no such path"),
+                None => self.error(StatusCode::NOT_FOUND, "no such path"),
             };
         }
         let method = request.method();
-        match &self.not_allowed {
-            Some(answer) if method != Method::Options => {
-                let allow = allow_list(&allowed);
-                answer(method, &allow).with_header("Allow", allow)
-            }
-            _ => method_not_allowed(method, &allowed),
+        if self.errors.is_none() || method == Method::Options {
+            return method_not_allowed(method, &allowed);
         }
+        let allow = allow_list(&allowed);
+        self.error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &not_allowed_message(method, &allow),
+        )
+        .with_header("Allow", allow)
     }
+
+    fn request_error(&self, error: RequestError) -> Response {
+        self.error(error.status(), &error.to_string())
+    }
+}
+
+/// What a 405 says: the method, and what to use instead.
+fn not_allowed_message(method: Method, allow: &str) -> String {
+    format!("{method} is not allowed here; use {allow}")
 }
 
 /// 405 with `Allow` (or, for `OPTIONS`, 204 with `Allow`): the path exists
@@ -195,7 +233,7 @@ pub fn method_not_allowed(method: Method, allowed: &[Method]) -> Response {
     } else {
         Response::error(
             StatusCode::METHOD_NOT_ALLOWED,
-            &format!("{method} is not allowed here; try {allow}"),
+            &not_allowed_message(method, &allow),
         )
     };
     response.with_header("Allow", allow)
@@ -226,15 +264,12 @@ fn parse_pattern(pattern: &str) -> Vec<Segment> {
         .collect()
 }
 
-/// The path's segments, percent-decoded; `None` if one cannot be decoded.
-/// One trailing slash is dropped (see the module docs).
-fn path_segments(path: &str) -> Option<Vec<String>> {
+/// The path's segments, percent-decoded (borrowed from the path when there
+/// was nothing to decode); `None` if one cannot be decoded. One trailing
+/// slash is dropped (see the module docs).
+fn path_segments(path: &str) -> Option<Vec<Cow<'_, str>>> {
     split_path(path)
-        .map(|segment| {
-            url::percent_decode(segment)
-                .ok()
-                .map(|text| text.into_owned())
-        })
+        .map(|segment| url::percent_decode(segment).ok())
         .collect()
 }
 
@@ -245,16 +280,16 @@ fn split_path(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|segment| !segment.is_empty())
 }
 
-fn match_pattern(pattern: &[Segment], segments: &[String]) -> Option<Vec<(String, String)>> {
+fn match_pattern(pattern: &[Segment], segments: &[Cow<'_, str>]) -> Option<Vec<(String, String)>> {
     if pattern.len() != segments.len() {
         return None;
     }
     let mut params = Vec::new();
     for (expected, actual) in pattern.iter().zip(segments) {
         match expected {
-            Segment::Literal(literal) if literal == actual => {}
+            Segment::Literal(literal) if literal == actual.as_ref() => {}
             Segment::Literal(_) => return None,
-            Segment::Param(name) => params.push((name.clone(), actual.clone())),
+            Segment::Param(name) => params.push((name.clone(), actual.to_string())),
         }
     }
     Some(params)
@@ -332,20 +367,23 @@ mod tests {
     }
 
     #[test]
-    fn an_application_can_answer_405_its_own_way() {
-        let router = app().not_allowed(|method, allow| {
-            Response::json(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!(r#"{{"error":"{method}, not {allow}"}}"#),
-            )
+    fn an_application_can_answer_errors_its_own_way() {
+        let router = app().errors(|status, message| {
+            Response::json(status, format!(r#"{{"error":"{message}"}}"#))
         });
         let response = answer(&router, "PUT /login HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(
             body_text(&response),
-            r#"{"error":"PUT, not POST, OPTIONS"}"#
+            r#"{"error":"PUT is not allowed here; use POST, OPTIONS"}"#
         );
         assert_eq!(response.header("allow"), Some("POST, OPTIONS"));
+        let response = router.request_error(RequestError::BodyTooLarge);
+        assert_eq!(response.status(), StatusCode::CONTENT_TOO_LARGE);
+        assert_eq!(
+            body_text(&response),
+            r#"{"error":"request body too large"}"#
+        );
     }
 
     #[test]

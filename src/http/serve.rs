@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::conn::{Config, HttpService};
+use super::files::StaticFiles;
 use super::router::Handler;
 use crate::clock::Clock;
 use crate::flags::{Args, CliError, Flag, ServerFlags};
@@ -80,6 +81,16 @@ impl HttpFlags {
             server,
             www,
             config,
+        })
+    }
+
+    /// The static files of `--www`. `from_args` checked that it is a
+    /// directory; if it cannot be opened all the same, that is a bad flag:
+    /// one `error:` line and exit code 2.
+    pub fn static_files(&self) -> StaticFiles {
+        StaticFiles::new(&self.www, self.config.clock.clone()).unwrap_or_else(|error| {
+            eprintln!("error: --www: {error}");
+            std::process::exit(2);
         })
     }
 

@@ -82,12 +82,8 @@ pub fn app(node: &Arc<PeerNode>, auth: &Arc<Auth>, files: StaticFiles) -> Router
         .post("/login", with(node, auth, login))
         .post("/logout", with(node, auth, logout))
         .post("/register", with(node, auth, register))
-        .not_allowed(|method, allow| {
-            error_json(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &format!("{method} is not allowed here; use {allow}"),
-            )
-        });
+        // Every answer of the API is JSON, errors included, as lab 4's.
+        .errors(error_json);
     ROUTES
         .iter()
         .fold(router, |router, &(method, path, route)| {

@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod webdriver;
 
 use std::env;
 use std::fmt::Write as _;
