@@ -5,6 +5,7 @@
 #   bash docs/bench.sh                     # every workload, 5 rounds of 5 s each
 #   bash docs/bench.sh --rounds 3 --duration 3 --only hello,close
 #   bash docs/bench.sh --only chat-broadcast,chat-events,chat-burst
+#   bash docs/bench.sh --only chat-events --subscribers 10   # (default 100)
 #   bash docs/bench.sh --cores 1           # pin the servers to CPU 1 (taskset)
 #   bash docs/bench.sh --quiet-below 100   # do not wait for a quiet machine
 #   bash docs/bench.sh --quiet-wait 20     # wait at most 20 s for one (default 120)
@@ -43,8 +44,9 @@
 #           one logged-in account (a peer in general); afterwards the log must
 #           hold exactly the acknowledged messages. The group commits are
 #           counted as the writes of the log's writer thread (/proc/PID/task)
-#   chat-events     lab 4: sse_latency, 100 event streams over 4 accounts,
-#           200 broadcasts/s for --duration seconds, one at a time
+#   chat-events     lab 4: sse_latency, 100 event streams (--subscribers)
+#           over 4 accounts, 200 broadcasts/s for --duration seconds, one
+#           at a time
 #   chat-burst      the same in bursts of 64 broadcasts sent at once
 #
 # Traffic goes to 127.0.0.1 only. Nothing is timed inside `cargo test`.
@@ -61,6 +63,7 @@ THREADS=2
 IDLE_CONNECTIONS=1000
 QUIET_BELOW=15
 QUIET_WAIT=120
+CHAT_SUBSCRIBERS=100
 
 # The header comment above, without its `#`s.
 usage() {
@@ -76,6 +79,7 @@ while [ $# -gt 0 ]; do
         --only) ONLY=$2; shift 2 ;;
         --quiet-below) QUIET_BELOW=$2; shift 2 ;;
         --quiet-wait) QUIET_WAIT=$2; shift 2 ;;
+        --subscribers) CHAT_SUBSCRIBERS=$2; shift 2 ;;
         -h|--help) usage ;;
         *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -460,8 +464,8 @@ fi
 # --- lab 4: the chat ------------------------------------------------------------
 
 CHAT_PORT=18090
-CHAT_SUBSCRIBERS=100
-CHAT_ACCOUNTS=4
+# Streams are dealt out to up to 4 accounts.
+CHAT_ACCOUNTS=$((CHAT_SUBSCRIBERS < 4 ? CHAT_SUBSCRIBERS : 4))
 CHAT_RATE=200
 CHAT_BURST=64
 CHAT_BODY='{"channel":"general","message":"bench"}'
@@ -514,9 +518,10 @@ thread_writes() {
     awk '/^syscw:/ { print $2 }' "/proc/$1/task/$2/io"
 }
 
-# CPU time used so far by one thread, in clock ticks.
-thread_ticks() {
-    sed 's/.*) //' "/proc/$1/task/$2/stat" | awk '{ print $12 + $13 }'
+# Nanoseconds one thread has run, and waited runnable for a CPU, so far
+# (its schedstat; finer than the ticks of /proc/PID/stat).
+thread_times() {
+    cat "/proc/$1/task/$2/schedstat"
 }
 
 # How long one synchronous append of 4 KiB (write + flush, as the log's
@@ -531,11 +536,15 @@ disk_sync_ms() {
 
 # Runs one measurement ($2...) against a fresh chat server, with the
 # counters of the server and of its writer thread taken around it. Sets
-# FIGURES (the measurement's output), SERVER_TICKS, WRITER_TICKS, BATCHES.
+# FIGURES (the measurement's output), SERVER_TICKS, CLIENT_SECONDS (the
+# CPU time of the measuring client: loadgen or sse_latency), BATCHES, and
+# WRITER_CPU and WRITER_WAIT: the writer's µs on a CPU, and waiting for
+# one, per flush.
 # $1 is the set-up before the measurement: "session" logs in first and
 # passes the cookie as the measurement's last argument; "none" does not.
 chat_measure() {
-    local setup=$1 writer before_ticks before_writer before_writes session cookie=()
+    local setup=$1 writer before_ticks before_writer after_writer before_writes session cookie=()
+    local TIMEFORMAT='%U %S'   # what `time` prints: user and system seconds
     shift
     start_chat
     if [ "$setup" = session ]; then
@@ -545,18 +554,22 @@ chat_measure() {
     fi
     writer=$(writer_tid "$CHAT_PID")
     before_ticks=$(cpu_ticks "$CHAT_PID")
-    before_writer=$(thread_ticks "$CHAT_PID" "$writer")
+    before_writer=$(thread_times "$CHAT_PID" "$writer")
     before_writes=$(thread_writes "$CHAT_PID" "$writer")
-    FIGURES=$("$@" "${cookie[@]}")
+    FIGURES=$( { time "$@" "${cookie[@]}" 2>"$CHAT_DATA.client.err"; } 2>"$CHAT_DATA.client.time")
+    CLIENT_SECONDS=$(awk '{ print $1 + $2 }' "$CHAT_DATA.client.time")
     SERVER_TICKS=$(($(cpu_ticks "$CHAT_PID") - before_ticks))
-    WRITER_TICKS=$(($(thread_ticks "$CHAT_PID" "$writer") - before_writer))
+    after_writer=$(thread_times "$CHAT_PID" "$writer")
     BATCHES=$(($(thread_writes "$CHAT_PID" "$writer") - before_writes))
+    read -r WRITER_CPU WRITER_WAIT < <(echo "$before_writer $after_writer" | awk -v b="$BATCHES" '
+        { b = b > 0 ? b : 1; printf "%.1f %.1f\n", ($4 - $1) / 1000 / b, ($5 - $2) / 1000 / b }')
     stop_server "$CHAT_PID"
 }
 
 # One round of chat-broadcast; appends its figures to $2:
 # acknowledged/s p50 p99 errors non-2xx acknowledged log-lines
-# lines=acknowledged messages/flush server-CPU-µs/message writer-CPU-µs/flush
+# lines=acknowledged messages/flush server-CPU-µs/message
+# loadgen-CPU-µs/message writer-CPU-µs/flush writer-wait-µs/flush
 # disk-sync-ms busy
 chat_broadcast_round() {
     local busy=$1 out=$2 sync_ms lines
@@ -565,12 +578,13 @@ chat_broadcast_round() {
         --method POST --body "$CHAT_BODY"
     lines=$(wc -l <"$CHAT_DATA/messages.jsonl")
     echo "$FIGURES" | awk -v lines="$lines" -v batches="$BATCHES" -v ticks="$SERVER_TICKS" \
-        -v writer="$WRITER_TICKS" -v hz="$(getconf CLK_TCK)" -v sync_ms="$sync_ms" -v busy="$busy" '
+        -v hz="$(getconf CLK_TCK)" -v client="$CLIENT_SECONDS" -v writer="$WRITER_CPU" \
+        -v wait="$WRITER_WAIT" -v sync_ms="$sync_ms" -v busy="$busy" '
         { acked = $6 - $5
-          printf "%s %s %s %d %d %d %d %s %.1f %.2f %.1f %s %s\n", $1, $2, $3, $4, $5, acked, lines,
+          per = acked > 0 ? acked : 1
+          printf "%s %s %s %d %d %d %d %s %.1f %.2f %.2f %s %s %s %s\n", $1, $2, $3, $4, $5, acked, lines,
               (lines == acked ? "yes" : "NO"), acked / (batches > 0 ? batches : 1),
-              ticks / hz * 1e6 / (acked > 0 ? acked : 1), writer / hz * 1e6 / (batches > 0 ? batches : 1),
-              sync_ms, busy }' >>"$out"
+              ticks / hz * 1e6 / per, client * 1e6 / per, writer, wait, sync_ms, busy }' >>"$out"
 }
 
 # A number from sse_latency's JSON report: field $2, inside object $3 if given.
@@ -583,24 +597,29 @@ report_number() {
 # One round of chat-events or chat-burst (bursts of $3, $4 messages);
 # appends to $2: delivery p50 p90 p99 max, acknowledgement p50 p99,
 # delivered expected missing duplicates out-of-order, messages/flush,
-# server-CPU-µs/delivery writer-CPU-µs/flush busy
+# server-CPU-µs/message sse_latency-CPU-µs/message writer-CPU-µs/flush
+# writer-waiting-µs/flush busy
 chat_events_round() {
-    local busy=$1 out=$2 burst=$3 messages=$4 json delivered
+    local busy=$1 out=$2 burst=$3 messages=$4 json field figures=()
     chat_measure none "$SSE_LATENCY" --url "http://127.0.0.1:$CHAT_PORT" \
         --subscribers "$CHAT_SUBSCRIBERS" --accounts "$CHAT_ACCOUNTS" \
         --messages "$messages" --rate "$CHAT_RATE" --burst "$burst" --json
     json=$FIGURES
-    delivered=$(report_number "$json" delivered)
-    printf '%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s\n' \
-        "$(report_number "$json" p50 latency_ms)" "$(report_number "$json" p90 latency_ms)" \
-        "$(report_number "$json" p99 latency_ms)" "$(report_number "$json" max latency_ms)" \
-        "$(report_number "$json" p50 ack_latency_ms)" "$(report_number "$json" p99 ack_latency_ms)" \
-        "$delivered" "$(report_number "$json" expected)" "$(report_number "$json" missing)" \
-        "$(report_number "$json" duplicates)" "$(report_number "$json" out_of_order)" \
-        "$(awk -v m="$(report_number "$json" acknowledged)" -v b="$BATCHES" 'BEGIN { printf "%.1f", m / (b > 0 ? b : 1) }')" \
-        "$(awk -v t="$SERVER_TICKS" -v hz="$(getconf CLK_TCK)" -v d="$delivered" 'BEGIN { printf "%.2f", t / hz * 1e6 / (d > 0 ? d : 1) }')" \
-        "$(awk -v t="$WRITER_TICKS" -v hz="$(getconf CLK_TCK)" -v b="$BATCHES" 'BEGIN { printf "%.1f", t / hz * 1e6 / (b > 0 ? b : 1) }')" \
-        "$busy" | awk '{ for (i = 1; i <= 6; i++) $i = sprintf("%.3f", $i); print }' >>"$out"
+    for field in p50 p90 p99 max; do
+        figures+=("$(report_number "$json" "$field" latency_ms)")
+    done
+    figures+=("$(report_number "$json" p50 ack_latency_ms)" "$(report_number "$json" p99 ack_latency_ms)")
+    for field in delivered expected missing duplicates out_of_order acknowledged; do
+        figures+=("$(report_number "$json" "$field")")
+    done
+    # Costs per message (acknowledged, the 12th figure), fan-out included.
+    echo "${figures[*]}" | awk -v batches="$BATCHES" -v ticks="$SERVER_TICKS" \
+        -v hz="$(getconf CLK_TCK)" -v client="$CLIENT_SECONDS" -v writer="$WRITER_CPU" \
+        -v wait="$WRITER_WAIT" -v busy="$busy" '
+        { per = $12 > 0 ? $12 : 1
+          printf "%.3f %.3f %.3f %.3f %.3f %.3f %d %d %d %d %d %.1f %.1f %.1f %s %s %s\n",
+              $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 / (batches > 0 ? batches : 1),
+              ticks / hz * 1e6 / per, client * 1e6 / per, writer, wait, busy }' >>"$out"
 }
 
 # The medians of columns $2... of file $1, as the cells of a table row.
@@ -644,11 +663,11 @@ if wants chat-broadcast; then
     done
     chat_table "lab 4: acknowledged POST /broadcast-peer, $CONNECTIONS connections (median of $ROUNDS rounds)" \
         "$RESULTS/chat-broadcast" \
-        "acknowledged/s | p50 ms | p99 ms | errors | non-2xx | messages per flush | server CPU µs/message | writer CPU µs/flush | disk sync ms" \
-        1 2 3 4 5 9 10 11 12
+        "acknowledged/s | p50 ms | p99 ms | errors | non-2xx | messages per flush | server CPU µs/message | loadgen CPU µs/message | writer CPU µs/flush | writer waiting µs/flush | disk sync ms" \
+        1 2 3 4 5 9 10 11 12 13 14
     {
         echo
-        echo "Columns of the rounds: acknowledged/s, p50 ms, p99 ms, errors, non-2xx, acknowledged, lines in the log, log = acknowledged, messages per flush, server CPU µs/message, writer CPU µs/flush, disk sync ms (dd oflag=dsync, 4 KiB), % CPU busy before the round."
+        echo "Columns of the rounds: acknowledged/s, p50 ms, p99 ms, errors, non-2xx, acknowledged, lines in the log, log = acknowledged, messages per flush, server CPU µs/message, loadgen CPU µs/message, writer CPU µs/flush, writer waiting for a CPU µs/flush, disk sync ms (dd oflag=dsync, 4 KiB), % CPU busy before the round."
     } | tee -a "$SUMMARY"
 fi
 
@@ -665,11 +684,11 @@ events_workload() {
         log "  round $round: $(tail -1 "$RESULTS/$name")"
     done
     chat_table "lab 4: $title (median of $ROUNDS rounds)" "$RESULTS/$name" \
-        "delivery p50 ms | p90 ms | p99 ms | max ms | acknowledgement p50 ms | p99 ms | missing | messages per flush | server CPU µs/delivery | writer CPU µs/flush" \
-        1 2 3 4 5 6 9 12 13 14
+        "delivery p50 ms | p90 ms | p99 ms | max ms | acknowledgement p50 ms | p99 ms | missing | messages per flush | server CPU µs/message | sse_latency CPU µs/message | writer CPU µs/flush | writer waiting µs/flush" \
+        1 2 3 4 5 6 9 12 13 14 15 16
     {
         echo
-        echo "Columns of the rounds: delivery p50, p90, p99, max ms; acknowledgement p50, p99 ms; delivered, expected, missing, duplicates, out of order; messages per flush; server CPU µs/delivery; writer CPU µs/flush; % CPU busy before the round."
+        echo "Columns of the rounds: delivery p50, p90, p99, max ms; acknowledgement p50, p99 ms; delivered, expected, missing, duplicates, out of order; messages per flush; server CPU µs/message (its fan-out included); sse_latency CPU µs/message; writer CPU µs/flush; writer waiting for a CPU µs/flush; % CPU busy before the round."
     } | tee -a "$SUMMARY"
 }
 
