@@ -135,13 +135,7 @@ const FLAGS: &[Flag] = &[
         default: Some("0"),
         help: "also hold N keep-alive connections open and silent during the run",
     },
-    Flag {
-        name: "--json",
-        aliases: &[],
-        value: None,
-        default: None,
-        help: "print the report as one JSON object",
-    },
+    measuring::JSON_FLAG,
     Flag {
         name: "--allow-remote",
         aliases: &[],

@@ -7,13 +7,22 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use weaprous::flags::{Args, CliError};
+use weaprous::flags::{Args, CliError, Flag};
 use weaprous::histogram::Histogram;
 use weaprous::http::client::Client;
 use weaprous::json::{Object, Value};
 
 /// Longest duration a flag accepts, so that a typo cannot start a day-long test.
 pub const MAX_SECONDS: Duration = Duration::from_secs(3600);
+
+/// `--json`: the report as one JSON object, for scripts.
+pub const JSON_FLAG: Flag = Flag {
+    name: "--json",
+    aliases: &[],
+    value: None,
+    default: None,
+    help: "print the report as one JSON object",
+};
 
 /// The percentiles reported, with their names.
 pub const PERCENTILES: [(&str, f64); 3] = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)];

@@ -159,13 +159,7 @@ const FLAGS: &[Flag] = &[
         default: Some("10"),
         help: "longest wait for any answer, and for the last deliveries",
     },
-    Flag {
-        name: "--json",
-        aliases: &[],
-        value: None,
-        default: None,
-        help: "print the report as one JSON object",
-    },
+    measuring::JSON_FLAG,
 ];
 
 fn main() {
