@@ -7,7 +7,8 @@ mod support;
 
 use std::net::SocketAddr;
 
-use support::{TempDir, run_example};
+use support::TempDir;
+use support::tools::{assert_bad_flags_refused, assert_percentiles_in_order, json_report, number};
 use weaprous::clock::Clock;
 use weaprous::http::files::StaticFiles;
 use weaprous::http::{Config, demo, serve};
@@ -27,28 +28,11 @@ fn lab2() -> (Running, TempDir) {
     (running, site)
 }
 
-/// Runs loadgen with `args` plus `--json` for a short time; its report.
+/// Runs loadgen with `args` for a short time; its `--json` report.
 fn run_loadgen(args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["-d", "0.3", "--json"];
+    let mut all = vec!["-d", "0.3"];
     all.extend_from_slice(args);
-    let (code, stdout, stderr) = run_example("loadgen", &all);
-    assert_eq!(
-        code,
-        Some(0),
-        "loadgen {all:?} should succeed; stdout {stdout:?}, stderr {stderr:?}"
-    );
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|error| panic!("loadgen --json printed {stdout:?}, not JSON: {error}"))
-}
-
-fn number(report: &serde_json::Value, path: &[&str]) -> f64 {
-    let mut value = report;
-    for key in path {
-        value = &value[key];
-    }
-    value
-        .as_f64()
-        .unwrap_or_else(|| panic!("{path:?} should be a number in {report}"))
+    json_report("loadgen", &all)
 }
 
 #[test]
@@ -77,12 +61,7 @@ fn tools_loadgen_counts_requests_latencies_and_statuses() {
                 "{args:?}: {report}"
             );
         }
-        let [p50, p90, p99, max] =
-            ["p50", "p90", "p99", "max"].map(|name| number(&report, &["latency_ms", name]));
-        assert!(
-            0.0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= max,
-            "{args:?}: percentiles out of order: {report}"
-        );
+        assert_percentiles_in_order(&report, "latency_ms");
         assert_eq!(
             report["keep_alive"].as_bool(),
             Some(!extra.contains(&"--close")),
@@ -106,29 +85,19 @@ fn tools_loadgen_holds_idle_connections_open() {
 
 #[test]
 fn tools_loadgen_bad_flags_are_one_line_and_exit_2() {
-    for args in [
-        &[][..],
-        &["--url", "ftp://127.0.0.1/"],
-        &["--url", "http://127.0.0.1:1/", "-c", "0"],
-        &["--url", "http://127.0.0.1:1/", "-d", "soon"],
-        &["--url", "http://127.0.0.1:1/", "-d", "0"],
-        &["--url", "http://127.0.0.1:1/", "-H", "no colon"],
-        &["--url", "http://127.0.0.1:1/", "--method", "BREW"],
-        // Refused before anything is sent: not a loopback address.
-        &["--url", "http://192.0.2.1/"],
-        &["--bogus"],
-    ] {
-        let (code, stdout, stderr) = run_example("loadgen", args);
-        assert_eq!(
-            code,
-            Some(2),
-            "loadgen {args:?}: stdout {stdout:?}, stderr {stderr:?}"
-        );
-        assert_eq!(
-            stderr.lines().count(),
-            1,
-            "loadgen {args:?} should explain in one line: {stderr:?}"
-        );
-        assert!(stdout.is_empty(), "loadgen {args:?}: {stdout:?}");
-    }
+    assert_bad_flags_refused(
+        "loadgen",
+        &[
+            &[],
+            &["--url", "ftp://127.0.0.1/"],
+            &["--url", "http://127.0.0.1:1/", "-c", "0"],
+            &["--url", "http://127.0.0.1:1/", "-d", "soon"],
+            &["--url", "http://127.0.0.1:1/", "-d", "0"],
+            &["--url", "http://127.0.0.1:1/", "-H", "no colon"],
+            &["--url", "http://127.0.0.1:1/", "--method", "BREW"],
+            // Refused before anything is sent: not a loopback address.
+            &["--url", "http://192.0.2.1/"],
+            &["--bogus"],
+        ],
+    );
 }

@@ -33,6 +33,8 @@
 //! Out of politeness, it only targets loopback addresses unless given
 //! `--allow-remote`: a load generator is a denial-of-service tool.
 
+mod measuring;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Read, Write};
@@ -42,10 +44,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use measuring::invalid;
 use weaprous::flags::{Args, Cli, CliError, Flag};
 use weaprous::histogram::Histogram;
 use weaprous::http::body::ChunkedDecoder;
-use weaprous::http::client::{self, Client, ResponseFraming, ResponseHead, find_head_end};
+use weaprous::http::client::{self, ResponseFraming, ResponseHead, find_head_end};
 use weaprous::http::{Method, headers};
 use weaprous::json::{self, Object, Value};
 
@@ -54,9 +57,6 @@ const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Largest response head accepted.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-
-/// Longest run accepted, so that a typo cannot start a day-long test.
-const MAX_DURATION: Duration = Duration::from_secs(3600);
 
 /// After a round in which no request succeeded (the server is down, say,
 /// or the thread has no connections with `-c 0`), the thread waits this
@@ -135,13 +135,7 @@ const FLAGS: &[Flag] = &[
         default: Some("0"),
         help: "also hold N keep-alive connections open and silent during the run",
     },
-    Flag {
-        name: "--json",
-        aliases: &[],
-        value: None,
-        default: None,
-        help: "print the report as one JSON object",
-    },
+    measuring::JSON_FLAG,
     Flag {
         name: "--allow-remote",
         aliases: &[],
@@ -190,25 +184,12 @@ struct Settings {
 
 impl Settings {
     fn from_args(args: &Args) -> Result<Settings, CliError> {
-        let url = args
-            .text("--url")
-            .ok_or(CliError::MissingValue("--url"))?
-            .to_string();
-        let invalid = |flag, value: &str, reason: &str| CliError::Invalid {
-            flag,
-            value: value.to_string(),
-            reason: reason.to_string(),
-        };
-        let (client, path) =
-            Client::for_url(&url).map_err(|error| invalid("--url", &url, &error.to_string()))?;
+        let (url, client, path) = measuring::target(
+            args,
+            args.switch("--allow-remote"),
+            " (add --allow-remote if you mean it)",
+        )?;
         let addr = client.addr();
-        if !addr.ip().is_loopback() && !args.switch("--allow-remote") {
-            return Err(invalid(
-                "--url",
-                &url,
-                "not a loopback address (add --allow-remote if you mean it)",
-            ));
-        }
         let method_text: String = args.required("--method")?;
         let method = Method::from_token(method_text.as_bytes())
             .ok_or_else(|| invalid("--method", &method_text, "not an HTTP method"))?;
@@ -240,8 +221,8 @@ impl Settings {
             connections,
             // More threads than connections would leave some with nothing to do.
             threads: threads.min(connections.max(1)),
-            duration: seconds(args, "--duration")?,
-            timeout: seconds(args, "--timeout")?,
+            duration: measuring::seconds(args, "--duration")?,
+            timeout: measuring::seconds(args, "--timeout")?,
             close,
             idle,
             json: args.switch("--json"),
@@ -249,36 +230,19 @@ impl Settings {
     }
 }
 
-/// A flag's value in seconds: a positive number, at most [`MAX_DURATION`].
-fn seconds(args: &Args, flag: &'static str) -> Result<Duration, CliError> {
-    let value: f64 = args.required(flag)?;
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|duration| !duration.is_zero() && *duration <= MAX_DURATION)
-        .ok_or_else(|| CliError::Invalid {
-            flag,
-            value: value.to_string(),
-            reason: format!("expected seconds, more than 0 and at most {MAX_DURATION:?}"),
-        })
-}
-
 /// `Name: value` (or `Name:value`) from `-H`, checked so that it cannot
 /// break the request it is written into.
 fn parse_header(text: &str) -> Result<(&str, &str), CliError> {
-    let invalid = |reason: &str| CliError::Invalid {
-        flag: "--header",
-        value: text.to_string(),
-        reason: reason.to_string(),
-    };
+    let refuse = |reason: &str| invalid("--header", text, reason);
     let (name, value) = text
         .split_once(':')
-        .ok_or_else(|| invalid("expected NAME:VALUE"))?;
+        .ok_or_else(|| refuse("expected NAME:VALUE"))?;
     let value = value.trim();
     if !headers::is_token(name.as_bytes()) {
-        return Err(invalid("the name is not a header name"));
+        return Err(refuse("the name is not a header name"));
     }
     if !value.bytes().all(headers::is_field_byte) {
-        return Err(invalid("the value has a control character"));
+        return Err(refuse("the value has a control character"));
     }
     Ok((name, value))
 }
@@ -693,9 +657,6 @@ struct Report {
     idle_held: usize,
 }
 
-/// The percentiles reported, with their names.
-const PERCENTILES: [(&str, f64); 3] = [("p50", 50.0), ("p90", 90.0), ("p99", 99.0)];
-
 impl Report {
     fn requests_per_second(&self) -> f64 {
         self.tally.completed as f64 / self.elapsed.as_secs_f64()
@@ -733,19 +694,10 @@ impl Report {
             self.requests_per_second(),
             tally.bytes as f64 / 1e6
         );
-        let mut latency = String::new();
-        for (name, percent) in PERCENTILES {
-            let _ = write!(
-                latency,
-                "{name} {:.3} ms, ",
-                millis(tally.latency.percentile(percent))
-            );
-        }
         let _ = writeln!(
             text,
-            "  latency    {latency}max {:.3} ms, mean {:.3} ms",
-            millis(tally.latency.max()),
-            millis(tally.latency.mean())
+            "  latency    {}",
+            measuring::latency_text(&tally.latency)
         );
         let non_2xx: Vec<String> = tally
             .non_2xx
@@ -764,12 +716,6 @@ impl Report {
 
     fn to_json(&self, settings: &Settings) -> Value {
         let tally = &self.tally;
-        let mut latency = Object::new();
-        for (name, percent) in PERCENTILES {
-            latency.insert(name, millis(tally.latency.percentile(percent)));
-        }
-        latency.insert("max", millis(tally.latency.max()));
-        latency.insert("mean", millis(tally.latency.mean()));
         let non_2xx: Object = tally
             .non_2xx
             .iter()
@@ -795,15 +741,10 @@ impl Report {
                 Value::from(self.requests_per_second()),
             ),
             ("bytes_read", Value::from(tally.bytes)),
-            ("latency_ms", Value::from(latency)),
+            ("latency_ms", measuring::latency_json(&tally.latency)),
             ("non_2xx", Value::from(non_2xx)),
             ("errors", Value::from(errors)),
             ("error_total", Value::from(tally.errors.total())),
         ])
     }
-}
-
-/// A duration in milliseconds, as a float for reports.
-fn millis(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }

@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod tools;
 pub mod webdriver;
 
 use std::env;
