@@ -27,7 +27,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use support::http::{HttpConn, RawResponse, exchange};
+use support::http::{Answer, HttpConn, exchange};
 use support::{Example, Failure, STEP_TIMEOUT, TempDir, connect, escape};
 use weaprous::auth::app::{Auth, AuthConfig};
 use weaprous::auth::password::TEST_ITERATIONS;
@@ -420,27 +420,7 @@ fn call(
     Answer { sent, response }
 }
 
-/// A request and its response, kept together for failure messages.
-struct Answer {
-    sent: Vec<u8>,
-    response: RawResponse,
-}
-
 impl Answer {
-    /// Fails the test with the kit's message.
-    fn fail(&self, step: &str, expected: &str, doc: &str) -> ! {
-        panic!(
-            "{}",
-            Failure {
-                step,
-                sent: &self.sent,
-                received: &self.response.raw,
-                expected,
-                doc,
-            }
-        )
-    }
-
     /// The body as JSON, which every answer of the API must be.
     fn json(&self, step: &str) -> Value {
         let content_type = self.response.header("content-type").unwrap_or("");

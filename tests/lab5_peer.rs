@@ -21,7 +21,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::http::{RawResponse, exchange};
+use support::http::{Answer, RawResponse, exchange};
 use support::{Example, Failure, Rng, STEP_TIMEOUT, TempDir, connect, escape, run_example};
 use weaprous::auth::app::{Auth, AuthConfig};
 use weaprous::auth::password::TEST_ITERATIONS;
@@ -410,27 +410,7 @@ fn random_text(rng: &mut Rng, label: &str) -> String {
 // Requests and answers
 // ---------------------------------------------------------------------------
 
-/// A request as sent, and the response.
-struct Answer {
-    sent: Vec<u8>,
-    response: RawResponse,
-}
-
 impl Answer {
-    /// Fails the test in the kit's format.
-    fn fail(&self, step: &str, expected: &str, doc: &str) -> ! {
-        panic!(
-            "{}",
-            Failure {
-                step,
-                sent: &self.sent,
-                received: &self.response.raw,
-                expected,
-                doc,
-            }
-        )
-    }
-
     /// The JSON body, which must come with `status`.
     fn expect(&self, step: &str, status: u16, doc: &str) -> Value {
         if self.response.status != status {

@@ -7,7 +7,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use super::{STEP_TIMEOUT, connect, escape};
+use super::{Failure, STEP_TIMEOUT, connect, escape};
 
 /// One response as it came off the wire.
 #[derive(Clone, Debug)]
@@ -45,6 +45,32 @@ impl RawResponse {
     /// The body as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A request as sent and the response it got, kept together so that a
+/// failure can show both. Graders add their own checks to it.
+pub struct Answer {
+    /// The request's bytes.
+    pub sent: Vec<u8>,
+    /// What came back.
+    pub response: RawResponse,
+}
+
+impl Answer {
+    /// Fails the test in the kit's format: the step, what was sent, what
+    /// came back, what was expected, and the doc section to read.
+    pub fn fail(&self, step: &str, expected: &str, doc: &str) -> ! {
+        panic!(
+            "{}",
+            Failure {
+                step,
+                sent: &self.sent,
+                received: &self.response.raw,
+                expected,
+                doc,
+            }
+        )
     }
 }
 
