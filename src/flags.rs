@@ -104,8 +104,11 @@ pub enum CliError {
     Positional(String),
     /// A value that does not parse or is out of range.
     Invalid {
+        /// The flag's canonical name.
         flag: &'static str,
+        /// The value as given.
         value: String,
+        /// Why it was refused, for the user.
         reason: String,
     },
 }

@@ -20,6 +20,9 @@
 //! travels on its connections, [`http`] nothing of sessions, [`auth`]
 //! nothing of the chat.
 
+// Students read every public item: each says what it is and why.
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod chat;
 pub mod clock;
