@@ -21,7 +21,11 @@ fn main() {
     .flags(SERVER_FLAGS)
     .flags(HTTP_FLAGS);
     let args = cli.parse_env_or_exit();
-    let flags = HttpFlags::from_args(&args).unwrap_or_else(|error| error.exit());
+    let mut flags = HttpFlags::from_args(&args).unwrap_or_else(|error| error.exit());
+    // Static files and `/hello` never wait: idle connections can wait in
+    // an event loop instead of a thread each (docs/lab2_http.md, "Where
+    // idle connections wait").
+    flags.config.event_loop = true;
     let files = flags.static_files();
     flags.run(demo::app(files));
 }

@@ -89,6 +89,12 @@ impl Default for Config {
 }
 
 /// One accepted connection, handed to a [`Service`] on its own thread.
+///
+/// It counts as live — against [`Config::max_connections`], and for
+/// shutdown — until it is dropped, which is normally when
+/// [`Service::serve`] returns; a service that keeps connections between
+/// requests somewhere else (lab 2's event loop, `crate::http`) keeps it
+/// alive by keeping it.
 #[derive(Debug)]
 pub struct Connection {
     /// The socket, shared with the server so that shutdown can close it.
@@ -97,12 +103,14 @@ pub struct Connection {
     pub peer: SocketAddr,
     /// A number unique within this server, for logs.
     pub id: u64,
+    /// Frees the connection's place in the live set when dropped.
+    _slot: LiveSlot,
 }
 
 impl Connection {
     /// The socket. `Read` and `Write` are implemented for `&TcpStream`, so
     /// `let mut stream = connection.stream();` is all a service needs. The
-    /// connection closes when [`Service::serve`] returns (or earlier, with
+    /// connection closes when it is dropped (or earlier, with
     /// `stream.shutdown(..)`).
     pub fn stream(&self) -> &TcpStream {
         &self.stream
@@ -113,8 +121,9 @@ impl Connection {
 ///
 /// Any `Fn(Connection)` closure is a service that refuses by closing.
 pub trait Service: Send + Sync + 'static {
-    /// Serves one connection; runs on the connection's own thread. When it
-    /// returns, the connection counts as finished.
+    /// Serves one connection; runs on the connection's own thread. When the
+    /// connection is dropped (at the latest, when this returns), it counts
+    /// as finished.
     fn serve(&self, connection: Connection);
 
     /// Called on the accept thread, instead of [`Service::serve`], for a
@@ -198,8 +207,9 @@ impl Shared {
     }
 }
 
-/// Removes its connection from the live set when the connection's thread
-/// ends, even by a panic, so the cap never leaks a slot.
+/// Removes its connection from the live set when the connection is
+/// dropped, even by a panic, so the cap never leaks a slot.
+#[derive(Debug)]
 struct LiveSlot {
     shared: Arc<Shared>,
     id: u64,
@@ -326,12 +336,16 @@ impl Server {
         // Everything else happens on the connection's thread, so that this
         // thread gets back to `accept` quickly.
         let started = shared.workers.run(move || {
-            let _slot = slot;
             if let Err(error) = configure(&stream, &config) {
                 eprintln!("{peer}: cannot configure socket: {error}");
-                return; // `stream` drops here: the connection closes.
+                return; // `stream` and `slot` drop here: the connection closes.
             }
-            service.serve(Connection { stream, peer, id });
+            service.serve(Connection {
+                stream,
+                peer,
+                id,
+                _slot: slot,
+            });
         });
         if let Err(error) = started {
             // The job, with its slot and socket, was dropped: closed.

@@ -37,11 +37,14 @@
 
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::body::{ChunkedDecoder, Framing, request_framing};
+#[cfg(target_os = "linux")]
+use super::event_loop;
 use super::method::{Method, Version};
 use super::request::{Limits, Request, RequestError, Status, parse_head};
 use super::response::{Exchange, Response};
@@ -49,6 +52,8 @@ use super::router::Handler;
 use super::status::StatusCode;
 use crate::clock::Clock;
 use crate::net::{self, Connection, Service};
+#[cfg(target_os = "linux")]
+pub(super) use arrived::Arrived;
 
 /// Default for [`Config::idle_timeout`].
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -99,6 +104,14 @@ pub struct Config {
     pub clock: Clock,
     /// Whether the per-request log line is off.
     pub quiet: bool,
+    /// Whether idle keep-alive connections wait in an event loop (`epoll`,
+    /// on Linux) instead of a thread each, and requests that arrive whole
+    /// are answered on the loop's own thread ([`super::event_loop`]). Only
+    /// for handlers that never wait for long: a handler that blocks (a
+    /// stream of events, a slow password hash) would hold up every
+    /// connection of its loop. Lab 2's server turns it on; the other labs
+    /// keep a thread per connection.
+    pub event_loop: bool,
 }
 
 impl Default for Config {
@@ -111,6 +124,7 @@ impl Default for Config {
             write_timeout: WRITE_TIMEOUT,
             clock: Clock::system(),
             quiet: false,
+            event_loop: false,
         }
     }
 }
@@ -131,21 +145,46 @@ impl Config {
 /// A [`Handler`] served over HTTP/1.1: the [`Service`] the TCP server runs
 /// on each connection.
 pub struct HttpService<H> {
-    handler: H,
-    config: Config,
+    app: Arc<App<H>>,
+}
+
+/// What every thread serving the connections shares: the handler, the
+/// configuration, and the event loops when [`Config::event_loop`] is on.
+pub(super) struct App<H> {
+    pub(super) handler: H,
+    pub(super) config: Config,
+    #[cfg(target_os = "linux")]
+    pub(super) loops: Option<event_loop::Loops>,
 }
 
 impl<H: Handler> HttpService<H> {
-    /// Serves `handler` with `config`.
-    pub fn new(handler: H, config: Config) -> HttpService<H> {
-        HttpService { handler, config }
+    /// Serves `handler` with `config`. With [`Config::event_loop`] this
+    /// starts the loops' threads, and fails if it cannot.
+    pub fn new(handler: H, config: Config) -> io::Result<HttpService<H>> {
+        #[cfg(target_os = "linux")]
+        let app = {
+            let loops = match config.event_loop {
+                true => Some(event_loop::Loops::new()?),
+                false => None,
+            };
+            let app = Arc::new(App {
+                handler,
+                config,
+                loops,
+            });
+            event_loop::start(&app)?;
+            app
+        };
+        #[cfg(not(target_os = "linux"))]
+        let app = Arc::new(App { handler, config });
+        Ok(HttpService { app })
     }
 }
 
 impl<H: Handler> Service for HttpService<H> {
     fn serve(&self, connection: Connection) {
-        let mut conn = Conn::new(connection.stream(), connection.peer, &self.config);
-        conn.run(&self.handler);
+        let conn = Conn::new(connection, &self.app.config, Buffers::new());
+        self.app.serve_on_thread(conn, None);
     }
 
     /// Over the connection cap: a `503` with `Retry-After`, written into the
@@ -153,15 +192,33 @@ impl<H: Handler> Service for HttpService<H> {
     fn refuse(&self, mut stream: TcpStream) {
         let response = Response::error(StatusCode::SERVICE_UNAVAILABLE, "server is at capacity")
             .with_header("Retry-After", "1");
-        let _ = response.write_to(&mut stream, &mut Vec::new(), closing_exchange(&self.config));
+        let exchange = closing_exchange(&self.app.config);
+        let _ = response.write_to(&mut stream, &mut Vec::new(), exchange);
+    }
+}
+
+impl<H: Handler> App<H> {
+    /// Serves a connection on the calling thread, starting with what the
+    /// event loop could not send, until it closes — or, with an event
+    /// loop, until it is idle and waits in the loop.
+    pub(super) fn serve_on_thread(&self, conn: Conn<'_>, unsent: Option<Unsent>) {
+        let idle = conn.run(&self.handler, unsent);
+        #[cfg(target_os = "linux")]
+        if let (Some(idle), Some(loops)) = (idle, &self.loops) {
+            loops.park(idle);
+        }
+        #[cfg(not(target_os = "linux"))]
+        drop(idle);
     }
 }
 
 /// What the connection does after an exchange.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Next {
+pub(super) enum Next {
     KeepAlive,
     Close,
+    /// Nothing more to read for now: wait in the event loop.
+    Park,
 }
 
 /// Why reading stopped.
@@ -172,6 +229,9 @@ enum ReadStop {
     Gone,
     /// The request is broken or too slow: answer with its status, then close.
     Bad(RequestError),
+    /// Nothing is buffered, and this connection waits in the event loop
+    /// between requests rather than in `read`.
+    Idle,
 }
 
 /// What a complete head told the connection, kept while the body arrives.
@@ -202,40 +262,102 @@ impl BodyLocation {
     }
 }
 
-/// One connection's state: the socket, the buffered input, and reusable
-/// output space.
-struct Conn<'a> {
-    stream: &'a TcpStream,
-    peer: SocketAddr,
-    config: &'a Config,
+/// The memory a connection works in while it serves a request. An event
+/// loop lends its own to each connection it serves, so that idle
+/// connections hold none.
+pub(super) struct Buffers {
     input: ReadBuffer,
     /// The de-chunked body of the current request.
     decoded: Vec<u8>,
     /// Where responses are assembled before the write.
     output: Vec<u8>,
+}
+
+impl Buffers {
+    pub(super) fn new() -> Buffers {
+        Buffers {
+            input: ReadBuffer::new(),
+            decoded: Vec::new(),
+            output: Vec::with_capacity(1024),
+        }
+    }
+}
+
+/// A connection between requests, with nothing buffered: what waits in an
+/// event loop instead of a thread.
+pub(super) struct Idle {
+    pub(super) connection: Connection,
+    /// The read timeout the socket has (see [`Conn::read_timeout`]).
+    read_timeout: Option<Duration>,
+    /// Since when it waits, by the clock; the idle timeout counts from here.
+    pub(super) since: Instant,
+}
+
+/// One connection's state: the socket, the buffered input, and reusable
+/// output space.
+pub(super) struct Conn<'a> {
+    connection: Connection,
+    config: &'a Config,
+    buffers: Buffers,
     /// The read timeout the socket has now, so that it is set again only
     /// when it must change (see [`READ_TIMEOUT_SLACK`]).
     read_timeout: Option<Duration>,
     /// When the last bytes were read, by the clock.
     last_read_at: Instant,
+    /// Whether the connection waits in an event loop when idle.
+    parks: bool,
 }
 
 impl<'a> Conn<'a> {
-    fn new(stream: &'a TcpStream, peer: SocketAddr, config: &'a Config) -> Conn<'a> {
+    pub(super) fn new(connection: Connection, config: &'a Config, buffers: Buffers) -> Conn<'a> {
         Conn {
-            stream,
-            peer,
+            connection,
             config,
-            input: ReadBuffer::new(),
-            decoded: Vec::new(),
-            output: Vec::with_capacity(1024),
+            buffers,
             read_timeout: None,
             last_read_at: config.clock.now(),
+            parks: config.event_loop && cfg!(target_os = "linux"),
         }
     }
 
-    fn run(&mut self, handler: &dyn Handler) {
-        while self.exchange(handler) == Next::KeepAlive {}
+    /// Takes an idle connection back, to serve its next request.
+    pub(super) fn resume(idle: Idle, config: &'a Config, buffers: Buffers) -> Conn<'a> {
+        Conn {
+            read_timeout: idle.read_timeout,
+            last_read_at: idle.since,
+            ..Conn::new(idle.connection, config, buffers)
+        }
+    }
+
+    /// The connection without its buffers, to wait in an event loop.
+    pub(super) fn into_idle(self) -> (Idle, Buffers) {
+        let idle = Idle {
+            connection: self.connection,
+            read_timeout: self.read_timeout,
+            since: self.config.clock.now(),
+        };
+        (idle, self.buffers)
+    }
+
+    /// The connection itself, to close it or watch it.
+    pub(super) fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Serves requests, starting with sending what is `unsent`, until the
+    /// connection closes (`None`) or is idle and parks (its state).
+    fn run(mut self, handler: &dyn Handler, unsent: Option<Unsent>) -> Option<Idle> {
+        let mut next = match unsent {
+            Some(unsent) => self.send_unsent(unsent),
+            None => Next::KeepAlive,
+        };
+        while next == Next::KeepAlive {
+            next = self.exchange(handler);
+        }
+        match next {
+            Next::Park => Some(self.into_idle().0),
+            _ => None,
+        }
     }
 
     /// Reads one request, answers it, and says whether to go on.
@@ -251,10 +373,18 @@ impl<'a> Conn<'a> {
             Ok(body) => body,
             Err(stop) => return self.stop(handler, stop),
         };
-        let next = self.dispatch(handler, head, body, started);
-        self.input.consume(body.end());
-        self.input.shrink_if_large();
+        let next = match self.answer(handler, head, body, started) {
+            Ok(answer) => self.send(answer),
+            Err(stop) => self.stop(handler, stop),
+        };
+        self.consume(body);
         next
+    }
+
+    /// Done with a request's bytes.
+    fn consume(&mut self, body: BodyLocation) {
+        self.buffers.input.consume(body.end());
+        self.buffers.input.shrink_if_large();
     }
 }
 
@@ -263,18 +393,21 @@ impl Conn<'_> {
     /// Waits for a request and reads until its head is complete.
     fn read_head(&mut self) -> Result<HeadInfo, ReadStop> {
         let limits = &self.config.limits;
+        if self.parks && self.buffers.input.is_empty() {
+            return Err(ReadStop::Idle);
+        }
         // Waiting for the first byte is the idle phase. From the first byte
         // on, the head has one total deadline, counted from when that byte
         // was read — for a pipelined request already in the buffer, from the
         // read that brought it, not from when its turn came.
-        let mut deadline = if self.input.is_empty() {
+        let mut deadline = if self.buffers.input.is_empty() {
             self.config.clock.now() + self.config.idle_timeout
         } else {
             self.last_read_at + self.config.head_timeout
         };
         let mut new_bytes_from = 0;
         loop {
-            let buffered = self.input.filled();
+            let buffered = self.buffers.input.filled();
             let worth_parsing =
                 buffered[new_bytes_from..].contains(&b'\n') || buffered.len() > limits.head_bytes;
             if worth_parsing {
@@ -286,8 +419,8 @@ impl Conn<'_> {
                     Err(error) => return Err(ReadStop::Bad(error)),
                 }
             }
-            let was_empty = self.input.is_empty();
-            new_bytes_from = self.input.len();
+            let was_empty = self.buffers.input.is_empty();
+            new_bytes_from = self.buffers.input.len();
             match self.fill(deadline, limits.head_bytes + 1) {
                 Ok(()) if was_empty => deadline = self.last_read_at + self.config.head_timeout,
                 Ok(()) => {}
@@ -302,7 +435,10 @@ impl Conn<'_> {
     fn read_body(&mut self, head: &HeadInfo) -> Result<BodyLocation, ReadStop> {
         let deadline = self.config.clock.now() + self.config.body_timeout;
         let limit = self.config.limits.body_bytes;
-        if head.expects_continue && head.framing != Framing::None && self.input.len() == head.len {
+        if head.expects_continue
+            && head.framing != Framing::None
+            && self.buffers.input.len() == head.len
+        {
             // RFC 9110 §10.1.1: the client waits for this before sending the body.
             self.write_raw(b"HTTP/1.1 100 Continue\r\n\r\n")?;
         }
@@ -313,7 +449,7 @@ impl Conn<'_> {
             }),
             Framing::Length(length) => {
                 let end = head.len + length;
-                while self.input.len() < end {
+                while self.buffers.input.len() < end {
                     self.fill(deadline, end).map_err(FillError::into_stop)?;
                 }
                 Ok(BodyLocation::InBuffer {
@@ -323,12 +459,12 @@ impl Conn<'_> {
             }
             Framing::Chunked => {
                 let mut decoder = ChunkedDecoder::new(limit);
-                self.decoded.clear();
+                self.buffers.decoded.clear();
                 let mut position = head.len;
                 loop {
-                    let input = &self.input.filled()[position..];
+                    let input = &self.buffers.input.filled()[position..];
                     position += decoder
-                        .decode(input, &mut self.decoded)
+                        .decode(input, &mut self.buffers.decoded)
                         .map_err(ReadStop::Bad)?;
                     if decoder.is_done() {
                         break;
@@ -356,12 +492,17 @@ impl Conn<'_> {
                 .read_timeout
                 .is_some_and(|set| set.abs_diff(wait) <= READ_TIMEOUT_SLACK);
             if !close_enough {
-                self.stream
+                self.connection
+                    .stream()
                     .set_read_timeout(Some(wait))
                     .map_err(|_| FillError::Closed)?;
                 self.read_timeout = Some(wait);
             }
-            match self.input.read_from(self.stream, max_len) {
+            match self
+                .buffers
+                .input
+                .read_from(&mut self.connection.stream(), max_len)
+            {
                 Ok(0) => return Err(FillError::Closed),
                 Ok(_) => {
                     self.last_read_at = self.config.clock.now();
@@ -419,63 +560,93 @@ fn head_info(head: &super::request::Head<'_>, limits: &Limits) -> Result<HeadInf
     })
 }
 
+/// A response made and not yet sent, with what the log line needs.
+pub(super) struct Answer {
+    response: Response,
+    exchange: Exchange,
+    method: Method,
+    /// The request's path, kept only when requests are logged.
+    logged_path: Option<String>,
+    started: Instant,
+}
+
+/// What the event loop leaves for a thread to send: it never waits for a
+/// slow client, nor reads a file or runs a stream.
+pub(super) enum Unsent {
+    /// The rest of a response the client was not yet ready to take, and
+    /// what to do once it is sent.
+    Bytes(Vec<u8>, Next),
+    /// A response whose body is a file or a stream.
+    Answer(Answer),
+}
+
 /// Handling and writing.
 impl Conn<'_> {
-    /// Builds the request, calls the handler, writes the response, logs.
-    fn dispatch(
+    /// Builds the request and calls the handler.
+    fn answer(
         &mut self,
         handler: &dyn Handler,
         info: HeadInfo,
         body: BodyLocation,
         started: Instant,
-    ) -> Next {
-        let buffered = self.input.filled();
+    ) -> Result<Answer, ReadStop> {
+        let buffered = self.buffers.input.filled();
         // The head was complete a moment ago; parsing it again borrows it
         // from the buffer as it is now.
         let Ok(Status::Complete(head)) = parse_head(&buffered[..info.len], &self.config.limits)
         else {
-            return self.stop(handler, ReadStop::Bad(RequestError::RequestLine));
+            return Err(ReadStop::Bad(RequestError::RequestLine));
         };
         let body = match body {
             BodyLocation::InBuffer { start, end } => Cow::Borrowed(&buffered[start..end]),
-            BodyLocation::Decoded { .. } => Cow::Borrowed(self.decoded.as_slice()),
+            BodyLocation::Decoded { .. } => Cow::Borrowed(self.buffers.decoded.as_slice()),
         };
-        let mut request = Request::new(head, body, self.peer);
+        let mut request = Request::new(head, body, self.connection.peer);
         let method = request.method();
         let keep_alive = request.wants_keep_alive();
         let response = call_handler(handler, &mut request);
-        let status = response.status();
-        let exchange = Exchange {
-            version: info.version,
-            head_only: method == Method::Head,
-            keep_alive,
-            now: self.config.clock.wall(),
-        };
-        let written = response.write_to(&mut self.stream, &mut self.output, exchange);
-        let (next, bytes) = match written {
-            Ok(written) if written.keep_alive => (Next::KeepAlive, written.body_bytes),
-            Ok(written) => (Next::Close, written.body_bytes),
-            Err(_) => (Next::Close, 0),
-        };
-        if !self.config.quiet {
-            log_line(
-                method.as_str(),
-                request.path(),
-                status,
-                bytes,
-                started,
-                &self.config.clock,
-            );
+        Ok(Answer {
+            response,
+            exchange: Exchange {
+                version: info.version,
+                head_only: method == Method::Head,
+                keep_alive,
+                now: self.config.clock.wall(),
+            },
+            method,
+            logged_path: (!self.config.quiet).then(|| request.path().to_string()),
+            started,
+        })
+    }
+
+    /// Writes the answer, waiting for the client as long as it takes (up to
+    /// the write timeout), and logs it.
+    fn send(&mut self, answer: Answer) -> Next {
+        let mut stream = self.connection.stream();
+        write_and_log(answer, &mut stream, &mut self.buffers.output, self.config)
+    }
+
+    /// Finishes what the event loop could not send.
+    fn send_unsent(&mut self, unsent: Unsent) -> Next {
+        match unsent {
+            Unsent::Answer(answer) => self.send(answer),
+            Unsent::Bytes(bytes, next) => match self.write_raw(&bytes) {
+                Ok(()) => next,
+                Err(_) => Next::Close,
+            },
         }
-        next
     }
 
     /// Ends the connection after reading stopped: silently if the client
     /// is gone, with the error's status if the request was bad.
     fn stop(&mut self, handler: &dyn Handler, stop: ReadStop) -> Next {
-        if let ReadStop::Bad(error) = stop {
-            let now = self.config.clock.now();
-            self.answer_error(handler.request_error(error), now);
+        match stop {
+            ReadStop::Idle => return Next::Park,
+            ReadStop::Bad(error) => {
+                let now = self.config.clock.now();
+                self.answer_error(handler.request_error(error), now);
+            }
+            ReadStop::Gone => {}
         }
         Next::Close
     }
@@ -483,23 +654,193 @@ impl Conn<'_> {
     /// Answers a request that could not be read, then closes gently.
     fn answer_error(&mut self, response: Response, started: Instant) {
         let status = response.status();
+        let mut stream = self.connection.stream();
         let bytes = response
             .write_to(
-                &mut self.stream,
-                &mut self.output,
+                &mut stream,
+                &mut self.buffers.output,
                 closing_exchange(self.config),
             )
             .map_or(0, |written| written.body_bytes);
         if !self.config.quiet {
             log_line("-", "-", status, bytes, started, &self.config.clock);
         }
-        linger(self.stream);
+        linger(stream);
     }
 
     fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ReadStop> {
-        let mut stream = self.stream;
+        let mut stream = self.connection.stream();
         stream.write_all(bytes).map_err(|_| ReadStop::Gone)
     }
+}
+
+/// Serving from an event loop (Linux only, like `epoll`).
+#[cfg(target_os = "linux")]
+mod arrived {
+    use super::*;
+    use crate::poll::NoWait;
+
+    /// What [`Conn::answer_arrived`] leaves to do.
+    pub(in crate::http) enum Arrived {
+        /// Every request that arrived is answered: wait for the next.
+        Idle,
+        /// The client left, or asked to close, or the socket failed.
+        Closed,
+        /// A request needs waiting — for more of it to arrive, for the client
+        /// to take a large answer, for a file or a stream — or is bad and
+        /// must be answered with an error: a thread takes the connection over,
+        /// sending what is unsent first.
+        NeedsThread(Option<Unsent>),
+    }
+
+    /// Serving from an event loop: only what can be done without waiting.
+    impl Conn<'_> {
+        /// Reads what has arrived, and answers every request that is complete
+        /// in it — head and body, with nothing more to wait for — writing
+        /// each answer only as far as the client takes it now.
+        pub(in crate::http) fn answer_arrived(&mut self, handler: &dyn Handler) -> Arrived {
+            let limits = &self.config.limits;
+            let mut socket = NoWait(self.connection.stream());
+            match self
+                .buffers
+                .input
+                .read_from(&mut socket, limits.head_bytes + 1)
+            {
+                Ok(0) => return Arrived::Closed,
+                Ok(_) => self.last_read_at = self.config.clock.now(),
+                // Reported ready, yet nothing to read (a signal, say): wait again.
+                Err(error) if is_timeout(&error) => return Arrived::Idle,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => return Arrived::Idle,
+                Err(_) => return Arrived::Closed,
+            }
+            while !self.buffers.input.is_empty() {
+                let Some((info, body)) = self.arrived_request() else {
+                    // Partial, bad, or needing `100 Continue`: the thread's
+                    // reading code takes it from here, deadlines and all.
+                    return Arrived::NeedsThread(None);
+                };
+                let started = self.config.clock.now();
+                let answer = match self.answer(handler, info, body, started) {
+                    Ok(answer) => answer,
+                    Err(_) => return Arrived::NeedsThread(None),
+                };
+                self.consume(body);
+                if answer.response.body().as_bytes().is_none() {
+                    return Arrived::NeedsThread(Some(Unsent::Answer(answer)));
+                }
+                let mut out = SendNow::new(self.connection.stream());
+                let next = write_and_log(answer, &mut out, &mut self.buffers.output, self.config);
+                if let Some(rest) = out.unsent() {
+                    return Arrived::NeedsThread(Some(Unsent::Bytes(rest, next)));
+                }
+                if next != Next::KeepAlive {
+                    return Arrived::Closed;
+                }
+            }
+            Arrived::Idle
+        }
+
+        /// The next buffered request, when all of it is there and nothing in
+        /// it asks the server to wait (`Expect: 100-continue`, a chunked body).
+        fn arrived_request(&self) -> Option<(HeadInfo, BodyLocation)> {
+            let limits = &self.config.limits;
+            let Ok(Status::Complete(head)) = parse_head(self.buffers.input.filled(), limits) else {
+                return None;
+            };
+            let info = head_info(&head, limits).ok()?;
+            let length = match info.framing {
+                _ if info.expects_continue => return None,
+                Framing::None => 0,
+                Framing::Length(length) => length,
+                Framing::Chunked => return None,
+            };
+            let end = info.len + length;
+            (self.buffers.input.len() >= end).then_some((
+                info,
+                BodyLocation::InBuffer {
+                    start: info.len,
+                    end,
+                },
+            ))
+        }
+    }
+
+    /// A writer that sends what the socket takes now and keeps the rest, for
+    /// a thread to send: an event loop must never wait for one client.
+    struct SendNow<'a> {
+        socket: NoWait<'a>,
+        rest: Vec<u8>,
+        failed: bool,
+    }
+
+    impl<'a> SendNow<'a> {
+        fn new(stream: &'a TcpStream) -> SendNow<'a> {
+            SendNow {
+                socket: NoWait(stream),
+                rest: Vec::new(),
+                failed: false,
+            }
+        }
+
+        /// What is left to send, if anything (and the socket has not failed).
+        fn unsent(self) -> Option<Vec<u8>> {
+            (!self.rest.is_empty() && !self.failed).then_some(self.rest)
+        }
+    }
+
+    impl Write for SendNow<'_> {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            if self.failed {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            let mut sent = 0;
+            while self.rest.is_empty() && sent < bytes.len() {
+                match self.socket.write(&bytes[sent..]) {
+                    Ok(count) => sent += count,
+                    Err(error) if is_timeout(&error) => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => {
+                        self.failed = true;
+                        return Err(error);
+                    }
+                }
+            }
+            self.rest.extend_from_slice(&bytes[sent..]);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
+/// Writes an answer to `out` (assembling it in `output`), logs it, and
+/// says whether the connection goes on.
+fn write_and_log(
+    answer: Answer,
+    out: &mut impl Write,
+    output: &mut Vec<u8>,
+    config: &Config,
+) -> Next {
+    let status = answer.response.status();
+    let written = answer.response.write_to(out, output, answer.exchange);
+    let (next, bytes) = match written {
+        Ok(written) if written.keep_alive => (Next::KeepAlive, written.body_bytes),
+        Ok(written) => (Next::Close, written.body_bytes),
+        Err(_) => (Next::Close, 0),
+    };
+    if let Some(path) = &answer.logged_path {
+        log_line(
+            answer.method.as_str(),
+            path,
+            status,
+            bytes,
+            answer.started,
+            &config.clock,
+        );
+    }
+    next
 }
 
 /// The exchange for a response the server sends on its own (an error, a
@@ -606,7 +947,7 @@ impl ReadBuffer {
 
     /// Reads once from `source`, making room for up to `max_len` buffered
     /// bytes in all (but always for at least one more).
-    fn read_from(&mut self, mut source: &TcpStream, max_len: usize) -> io::Result<usize> {
+    fn read_from(&mut self, source: &mut impl Read, max_len: usize) -> io::Result<usize> {
         if self.end == self.data.len() {
             self.make_room(max_len);
         }

@@ -9,6 +9,7 @@
 //! | [`request`] | the request-head parser, limits, and [`Request`] |
 //! | [`body`] | body framing: `Content-Length`, chunked |
 //! | [`conn`] | the per-connection loop: keep-alive, pipelining, deadlines |
+//! | [`event_loop`] | where lab 2's idle connections wait: `epoll`, not a thread each |
 //! | [`response`] | [`Response`] and how it is written |
 //! | [`router`] | method + path → handler; 404 and 405 |
 //! | [`files`] | static files, safely, with `ETag` and 304 |
@@ -25,6 +26,8 @@ pub mod client;
 pub mod conn;
 pub mod date;
 pub mod demo;
+#[cfg(target_os = "linux")]
+pub mod event_loop;
 pub mod files;
 pub mod headers;
 pub mod method;

@@ -99,7 +99,12 @@ impl HttpFlags {
     pub fn run(self, handler: impl Handler) {
         let addr = SocketAddr::new(self.server.host, self.server.port);
         let net_config = self.config.net_config(self.server.max_connections);
-        Server::listen_or_exit(addr, net_config).run(HttpService::new(handler, self.config));
+        let server = Server::listen_or_exit(addr, net_config);
+        let service = HttpService::new(handler, self.config).unwrap_or_else(|error| {
+            eprintln!("error: cannot start the event loop: {error}");
+            std::process::exit(1);
+        });
+        server.run(service);
     }
 }
 
@@ -112,5 +117,5 @@ pub fn start(
     max_connections: usize,
 ) -> io::Result<Running> {
     let server = Server::bind(addr, config.net_config(max_connections))?;
-    server.start(HttpService::new(handler, config))
+    server.start(HttpService::new(handler, config)?)
 }

@@ -254,7 +254,7 @@ pub fn start(config: PeerConfig) -> io::Result<RunningPeer> {
     )?;
     let files = StaticFiles::new(&config.www, config.http.clock.clone())?;
     let router = app::app(&node, &auth, files);
-    let http = http_server.start(HttpService::new(router, config.http))?;
+    let http = http_server.start(HttpService::new(router, config.http)?)?;
     let p2p = p2p_server.start(Inbox::new(Arc::clone(&node)))?;
     let keeper = Keeper::start(Arc::clone(&node))?;
     node.log(&format!(
