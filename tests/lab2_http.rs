@@ -634,31 +634,133 @@ fn lab2_a_body_that_stalls_is_cut_off_by_its_deadline() {
 #[test]
 fn lab2_idle_keep_alive_connections_are_closed() {
     // The real clock here: an idle connection sends nothing that would make
-    // the server look at a test clock, so the server's own socket timeout
-    // must notice. The test only waits for the close; it never sleeps.
-    let (site, _) = fixture_site();
-    let files = StaticFiles::new(site.path.join("www"), Clock::system()).expect("fixture root");
-    let config = Config {
-        idle_timeout: Duration::from_millis(100),
-        quiet: true,
-        ..Config::default()
-    };
+    // the server look at a test clock, so the server's own timer must
+    // notice — the event loop's sweep, or a thread's socket timeout. The
+    // test only waits for the close; it never sleeps.
+    for event_loop in [true, false] {
+        let (site, _) = fixture_site();
+        let files = StaticFiles::new(site.path.join("www"), Clock::system()).expect("fixture root");
+        let config = Config {
+            idle_timeout: Duration::from_millis(100),
+            quiet: true,
+            event_loop,
+            ..Config::default()
+        };
+        let running = serve::start(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            demo::app(files),
+            config,
+            8,
+        )
+        .expect("start");
+        let mut conn = HttpConn::open(running.addr());
+        conn.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(conn.response().status, 200);
+        let extra = conn.expect_closed(&format!(
+            "idle keep-alive timeout, with event_loop: {event_loop} \
+             (docs/lab2_http.md, \"Keep-alive\")"
+        ));
+        assert!(
+            extra.is_empty(),
+            "an idle close sends nothing, got {}",
+            escape(&extra)
+        );
+    }
+}
+
+#[test]
+fn lab2_a_client_that_does_not_read_its_answers_holds_up_no_one() {
+    // Two answers of 8 MiB, more than the socket buffers hold, to a client
+    // that does not read them: the event loop must not wait for it.
+    const BIG: usize = 8 * 1024 * 1024;
+    let big: Arc<[u8]> = (0..BIG).map(|i| (i % 251) as u8).collect();
+    let body = Arc::clone(&big);
+    let router = Router::new()
+        .get("/big", move |_: &Request| {
+            Response::new(StatusCode::OK).with_body(weaprous::http::Body::Shared(Arc::clone(&body)))
+        })
+        .get("/small", |_: &Request| {
+            Response::text(StatusCode::OK, "small")
+        });
     let running = serve::start(
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        demo::app(files),
-        config,
-        8,
+        router,
+        Config {
+            quiet: true,
+            ..lab2_config()
+        },
+        64,
     )
     .expect("start");
-    let mut conn = HttpConn::open(running.addr());
-    conn.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
-    assert_eq!(conn.response().status, 200);
-    let extra = conn.expect_closed("idle keep-alive timeout (docs/lab2_http.md, \"Keep-alive\")");
-    assert!(
-        extra.is_empty(),
-        "an idle close sends nothing, got {}",
-        escape(&extra)
+    let mut slow = HttpConn::open(running.addr());
+    slow.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\nGET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Connections are spread over the loops by number (one loop per core,
+    // at most 16): among the next 16, one shares the slow client's loop.
+    for others in 0..16 {
+        let mut conn = HttpConn::open(running.addr());
+        conn.send(b"GET /small HTTP/1.1\r\nHost: t\r\n\r\n");
+        let why = format!(
+            "client {others} asked for /small while another client left 16 MiB of answers \
+             unread; the server must go on serving everyone (docs/lab2_http.md, \
+             \"Where idle connections wait\")"
+        );
+        let response = conn
+            .read_response(false)
+            .unwrap_or_else(|error| panic!("{why}; no answer: {error}"));
+        assert_eq!(
+            (response.status, response.text()),
+            (200, "small".to_string()),
+            "{why}; got {}",
+            escape(&response.raw)
+        );
+    }
+    for which in ["first", "second"] {
+        let response = slow.response();
+        assert!(
+            response.status == 200 && response.body[..] == big[..],
+            "the {which} 8 MiB answer, read late, must arrive whole and in order: \
+             status {}, {} bytes",
+            response.status,
+            response.body.len()
+        );
+    }
+}
+
+#[test]
+fn lab2_idle_connections_wait_without_a_thread_each() {
+    let (site, _) = fixture_site();
+    let www = site.path.join("www");
+    let server = Example::start(
+        "lab2_http",
+        &[
+            "--port",
+            "0",
+            "--quiet",
+            "--www",
+            www.to_str().expect("UTF-8 path"),
+        ],
     );
+    const IDLE: usize = 200;
+    let mut conns: Vec<HttpConn> = (0..IDLE).map(|_| HttpConn::open(server.addr)).collect();
+    for conn in &mut conns {
+        conn.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(conn.response().status, 200);
+    }
+    let threads = server.threads();
+    assert!(
+        threads < 50,
+        "with {IDLE} idle keep-alive connections open, lab2_http runs {threads} threads; idle \
+         connections should wait in the event loop, not in a thread each \
+         (docs/lab2_http.md, \"Where idle connections wait\")"
+    );
+    for conn in &mut conns {
+        conn.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(
+            conn.response().status,
+            200,
+            "an idle connection is served again"
+        );
+    }
 }
 
 #[test]

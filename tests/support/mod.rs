@@ -190,6 +190,17 @@ impl Example {
         example
     }
 
+    /// How many threads the process runs now (from `/proc/PID/status`).
+    pub fn threads(&self) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read /proc/PID/status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("Threads:"))
+            .and_then(|count| count.trim().parse().ok())
+            .expect("a Threads: line in /proc/PID/status")
+    }
+
     /// A copy of what it has logged on stderr so far.
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr.lines.lock().expect("log lock").clone()
