@@ -28,7 +28,10 @@
 //! Left out on purpose: a fixed thread pool and non-blocking I/O (`epoll`).
 //! A thread per connection is the simplest model that is correct, and with
 //! small stacks it holds thousands of connections (see
-//! `docs/benchmarks.md`).
+//! `docs/benchmarks.md`). Lab 2's HTTP server adds an event loop above
+//! this one, for the wait between two requests only
+//! (`crate::http::event_loop`): a [`Connection`] lives as long as it is
+//! kept, not only while [`Service::serve`] runs.
 
 use std::collections::HashMap;
 use std::io;

@@ -21,6 +21,12 @@
 //! (RFC 9112 §9.3.2), simply because one request is finished before the
 //! next is parsed.
 //!
+//! With [`Config::event_loop`] the connection does not wait for its next
+//! request in `read`: when nothing is buffered it is *parked* in an event
+//! loop ([`super::event_loop`]), which answers the requests that arrive
+//! whole (`Conn::answer_arrived`) and hands anything that must wait back
+//! to a thread running this same loop.
+//!
 //! Deadlines (RFC 9112 §9.5 leaves them to the server):
 //!
 //! - **idle**: how long a kept-alive connection may wait for its next
