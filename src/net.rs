@@ -440,7 +440,8 @@ impl Running {
         let mut live = self.wait_until_at_most(self.shared.live(), 0, grace);
         let forced = live.streams.len();
         for stream in live.streams.values() {
-            // Wakes a thread blocked in `read` or `write` on this socket.
+            // Wakes a thread blocked in `read` or `write` on this socket
+            // (or the event loop a parked connection waits in, crate::http).
             let _ = stream.shutdown(Shutdown::Both);
         }
         live = self.wait_until_at_most(live, 0, FORCED_CLOSE_WAIT);
@@ -492,4 +493,14 @@ fn wake_address(addr: SocketAddr) -> SocketAddr {
         ip => ip,
     };
     SocketAddr::new(ip, addr.port())
+}
+
+/// Two ends of a loopback TCP connection (client, server), for the unit
+/// tests of the modules that read and write sockets.
+#[cfg(test)]
+pub(crate) fn loopback_pair() -> (TcpStream, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    let (server, _) = listener.accept().expect("accept");
+    (client, server)
 }

@@ -41,8 +41,9 @@ unsafe extern "C" {
     fn recv(fd: i32, buf: *mut u8, len: usize, flags: i32) -> isize;
 }
 
-// Values from the Linux headers (`<sys/epoll.h>`, `<sys/socket.h>`), the
-// same on every Linux architecture.
+// Values from the Linux headers (`<sys/epoll.h>`, `<sys/socket.h>`), as
+// on x86, ARM and RISC-V (alpha, parisc and sparc number `EPOLL_CLOEXEC`,
+// which is `O_CLOEXEC`, differently).
 const EPOLL_CLOEXEC: i32 = 0o2_000_000;
 const EPOLL_CTL_ADD: i32 = 1;
 const EPOLL_CTL_DEL: i32 = 2;
@@ -206,15 +207,8 @@ impl io::Write for NoWait<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::loopback_pair as pair;
     use std::io::{Read, Write};
-    use std::net::TcpListener;
-
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let (server, _) = listener.accept().expect("accept");
-        (client, server)
-    }
 
     #[test]
     fn a_socket_is_reported_by_its_token_once_it_has_input() {

@@ -727,6 +727,40 @@ fn lab2_a_client_that_does_not_read_its_answers_holds_up_no_one() {
 }
 
 #[test]
+fn lab2_bytes_left_after_a_close_never_reach_another_client() {
+    let lab = start();
+    // An HTTP/1.0 request closes its connection after the answer; the
+    // start of a POST sent behind it is never read as a request...
+    let mut closing = HttpConn::open(lab.addr());
+    closing.send(
+        b"GET /hello HTTP/1.0\r\n\r\n\
+          POST /debug/request HTTP/1.1\r\nHost: a\r\nContent-Length: 300\r\n\r\n",
+    );
+    assert_eq!(closing.response().status, 200);
+    closing.expect_closed("after an HTTP/1.0 answer");
+    // ...and must not become the start of the next client's request, on
+    // whichever loop it is served (one per core, at most 16).
+    for client in 0..16 {
+        let mut conn = HttpConn::open(lab.addr());
+        conn.send(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+        let why = format!(
+            "client {client} sent GET /hello after another client's connection closed with \
+             unread bytes; it must get its own answer (docs/lab2_http.md, \"Where idle \
+             connections wait\")"
+        );
+        let response = conn
+            .read_response(false)
+            .unwrap_or_else(|error| panic!("{why}; no answer: {error}"));
+        assert_eq!(
+            response.text(),
+            r#"{"message":"hello"}"#,
+            "{why}; got {}",
+            escape(&response.raw)
+        );
+    }
+}
+
+#[test]
 fn lab2_idle_connections_wait_without_a_thread_each() {
     let (site, _) = fixture_site();
     let www = site.path.join("www");

@@ -287,16 +287,27 @@ impl Buffers {
             output: Vec::with_capacity(1024),
         }
     }
+
+    /// The same memory, with no input left in it: what a closed connection
+    /// left unread must never be read as the next connection's request.
+    pub(super) fn emptied(mut self) -> Buffers {
+        self.input.consume(self.input.len());
+        self
+    }
 }
 
-/// A connection between requests, with nothing buffered: what waits in an
-/// event loop instead of a thread.
+/// A connection that no thread is serving: parked in an event loop
+/// between requests, or on its way from the loop to a thread (its
+/// [`Buffers`] going along).
 pub(super) struct Idle {
     pub(super) connection: Connection,
     /// The read timeout the socket has (see [`Conn::read_timeout`]).
     read_timeout: Option<Duration>,
     /// Since when it waits, by the clock; the idle timeout counts from here.
     pub(super) since: Instant,
+    /// When its last bytes were read, by the clock; the head deadline of a
+    /// request begun counts from here.
+    last_read_at: Instant,
 }
 
 /// One connection's state: the socket, the buffered input, and reusable
@@ -330,7 +341,7 @@ impl<'a> Conn<'a> {
     pub(super) fn resume(idle: Idle, config: &'a Config, buffers: Buffers) -> Conn<'a> {
         Conn {
             read_timeout: idle.read_timeout,
-            last_read_at: idle.since,
+            last_read_at: idle.last_read_at,
             ..Conn::new(idle.connection, config, buffers)
         }
     }
@@ -341,6 +352,7 @@ impl<'a> Conn<'a> {
             connection: self.connection,
             read_timeout: self.read_timeout,
             since: self.config.clock.now(),
+            last_read_at: self.last_read_at,
         };
         (idle, self.buffers)
     }
@@ -690,6 +702,9 @@ mod arrived {
     pub(in crate::http) enum Arrived {
         /// Every request that arrived is answered: wait for the next.
         Idle,
+        /// Reported ready, yet there was nothing to read: wait on, the idle
+        /// time still running.
+        Nothing,
         /// The client left, or asked to close, or the socket failed.
         Closed,
         /// A request needs waiting — for more of it to arrive, for the client
@@ -714,9 +729,11 @@ mod arrived {
             {
                 Ok(0) => return Arrived::Closed,
                 Ok(_) => self.last_read_at = self.config.clock.now(),
-                // Reported ready, yet nothing to read (a signal, say): wait again.
-                Err(error) if is_timeout(&error) => return Arrived::Idle,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => return Arrived::Idle,
+                // Spurious readiness: nothing to read after all.
+                Err(error) if is_timeout(&error) => return Arrived::Nothing,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+                    return Arrived::Nothing;
+                }
                 Err(_) => return Arrived::Closed,
             }
             while !self.buffers.input.is_empty() {

@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::conn::{App, Arrived, Buffers, Conn, Idle, Unsent};
+use super::conn::{App, Arrived, Buffers, Config, Conn, Idle, Unsent};
 use super::router::Handler;
 use crate::net::DEFAULT_STACK_SIZE;
 use crate::poll::{Poller, Ready};
@@ -168,8 +168,11 @@ fn run<H: Handler>(app: Weak<App<H>>, this: &Loop) {
             None => return,
         };
         if let Err(error) = this.poller.wait(&mut ready, interval) {
-            eprintln!("event loop stopped: {error}");
-            return;
+            // Never expected (the set and the array are ours and valid);
+            // ending the loop would strand its connections, so wait and retry.
+            eprintln!("event loop: epoll_wait failed: {error}");
+            thread::sleep(interval);
+            continue;
         }
         // The server is gone: returning drops (closes) every parked connection.
         let Some(app) = app.upgrade() else {
@@ -219,12 +222,13 @@ fn serve_ready<H: Handler>(
     buffers: Buffers,
 ) -> Option<Buffers> {
     let config = &app.config;
-    if config.clock.now() >= idle.since + config.idle_timeout {
+    if expired(&idle, config, config.clock.now()) {
         // Input after the idle timeout (by the clock): too late, as for a
         // thread waiting in `read` (`Conn::read_head`).
         let _ = this.poller.remove(idle.connection.stream());
         return Some(buffers);
     }
+    let waiting_since = idle.since;
     let mut conn = Conn::resume(idle, config, buffers);
     // The handler's panics are caught already (a 500); this catches the
     // rest, such as a `todo!()` left in a handout, so that one connection
@@ -234,34 +238,47 @@ fn serve_ready<H: Handler>(
         let _ = this.poller.remove(conn.connection().stream());
         return None;
     };
-    let (idle, buffers) = conn.into_idle();
+    let (mut idle, buffers) = conn.into_idle();
     match arrived {
         Arrived::Idle => {
             parked.insert(idle.connection.id, idle);
-            Some(buffers)
+        }
+        Arrived::Nothing => {
+            idle.since = waiting_since;
+            parked.insert(idle.connection.id, idle);
         }
         Arrived::Closed => {
             let _ = this.poller.remove(idle.connection.stream());
-            Some(buffers)
         }
         Arrived::NeedsThread(unsent) => {
             let _ = this.poller.remove(idle.connection.stream());
             if let Some(loops) = &app.loops {
                 loops.hand_over(Arc::clone(app), idle, buffers, unsent);
             }
-            None
+            return None;
         }
     }
+    // A connection that closed may have left input unread (pipelined after
+    // a `Connection: close`): it must not become the next one's request.
+    Some(buffers.emptied())
+}
+
+/// Whether a parked connection has waited longer than the idle timeout
+/// (never, for a timeout too large to add to a time).
+fn expired(idle: &Idle, config: &Config, now: Instant) -> bool {
+    idle.since
+        .checked_add(config.idle_timeout)
+        .is_some_and(|deadline| now >= deadline)
 }
 
 /// Closes the parked connections idle for longer than the idle timeout.
 fn close_expired<H>(app: &App<H>, this: &Loop, parked: &mut HashMap<u64, Idle>) {
     let now = app.config.clock.now();
     parked.retain(|_, idle| {
-        let alive = now < idle.since + app.config.idle_timeout;
-        if !alive {
+        let expired = expired(idle, &app.config, now);
+        if expired {
             let _ = this.poller.remove(idle.connection.stream());
         }
-        alive
+        !expired
     });
 }

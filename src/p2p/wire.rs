@@ -128,16 +128,8 @@ impl Wire {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::loopback_pair as pair;
     use crate::p2p::frame::ErrorCode;
-    use std::net::TcpListener;
-
-    /// Two ends of a loopback connection.
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let (server, _) = listener.accept().expect("accept");
-        (client, server)
-    }
 
     #[test]
     fn frames_split_and_glued_by_the_network_come_out_whole() {
