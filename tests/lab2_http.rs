@@ -355,6 +355,16 @@ fn lab2_hello_and_debug_request_routes() {
             "/debug/request should show {expected:?}; got:\n{text}"
         );
     }
+    // A URL inside the query is the query's business, not the path's.
+    let sent = b"GET /debug/request?next=http://x/index.html HTTP/1.1\r\nHost: t\r\n\r\n";
+    let debug = exchange(lab.addr(), sent);
+    assert!(
+        debug.text().contains("path:       /debug/request\n"),
+        "\n  sent:     {}\n  received: {}\n  expected: path /debug/request (the `://` is in the \
+         query)\n  see:      docs/lab2_http.md, \"Routing\"\n",
+        escape(sent),
+        escape(&debug.raw)
+    );
 }
 
 #[test]
@@ -515,6 +525,13 @@ fn lab2_malformed_requests_get_their_status_and_a_closed_connection() {
         "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
         "b".repeat(17 * 1024)
     );
+    // Within every line limit, but 80 KiB of trailer fields after one byte
+    // of data: framing has a total limit of its own, like the data.
+    let endless_trailer = format!(
+        "POST /debug/request HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
+         1\r\na\r\n0\r\n{}\r\n",
+        format!("X-Trailer: {}\r\n", "t".repeat(1000)).repeat(80)
+    );
     let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
         ("garbage request line", b"HELLO\r\n\r\n".to_vec(), 400, "\"Errors\""),
         ("two spaces in the request line", b"GET  / HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(), 400, "\"Errors\""),
@@ -540,6 +557,7 @@ fn lab2_malformed_requests_get_their_status_and_a_closed_connection() {
         ("head over 16 KiB", big_head.into_bytes(), 431, "\"Limits\""),
         ("body over 1 MiB", b"POST /debug/request HTTP/1.1\r\nHost: t\r\nContent-Length: 1048577\r\n\r\n".to_vec(), 413, "\"Limits\""),
         ("chunked body over 1 MiB", b"POST /debug/request HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n100001\r\n".to_vec(), 413, "\"Limits\""),
+        ("80 KiB of chunked trailer fields", endless_trailer.into_bytes(), 413, "\"Limits\""),
         ("Expect other than 100-continue", b"POST / HTTP/1.1\r\nHost: t\r\nExpect: magic\r\nContent-Length: 1\r\n\r\nx".to_vec(), 417, "\"Expect: 100-continue\""),
     ];
     for (name, sent, status, doc) in &cases {

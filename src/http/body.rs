@@ -32,6 +32,12 @@ const MAX_CHUNK_LINE: usize = 4 * 1024;
 /// Most hex digits in a chunk size: 15 digits already exceed any body limit.
 const MAX_CHUNK_SIZE_DIGITS: usize = 15;
 
+/// Most bytes of framing — size lines, extensions, CRLFs, trailer fields —
+/// in one chunked body. The body limit counts only the data; without this,
+/// endless trailer lines or extensions would grow the buffer forever (413).
+/// Real clients send a few bytes per chunk of kilobytes.
+pub const MAX_CHUNK_FRAMING: usize = 64 * 1024;
+
 /// How the body of a request is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Framing {
@@ -159,6 +165,8 @@ pub struct ChunkedDecoder {
     line_len: usize,
     /// Whether the last byte was a CR, which must be followed by LF.
     after_cr: bool,
+    /// Framing bytes so far, checked against [`MAX_CHUNK_FRAMING`].
+    framing: usize,
     /// Decoded bytes so far, checked against the body limit.
     decoded: usize,
     limit: usize,
@@ -173,6 +181,7 @@ impl ChunkedDecoder {
             size_digits: 0,
             line_len: 0,
             after_cr: false,
+            framing: 0,
             decoded: 0,
             limit,
         }
@@ -208,6 +217,10 @@ impl ChunkedDecoder {
 
     /// Advances the state machine by one byte of framing (not data).
     fn step(&mut self, byte: u8) -> Result<(), RequestError> {
+        self.framing += 1;
+        if self.framing > MAX_CHUNK_FRAMING {
+            return Err(RequestError::BodyTooLarge);
+        }
         if self.after_cr {
             // §2.2: a CR in framing must be followed by LF.
             if byte != b'\n' {

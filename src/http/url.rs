@@ -39,14 +39,20 @@ impl std::error::Error for UrlError {}
 /// sent by clients; if one is, it is cut off.
 pub fn split_target(target: &str) -> (&str, Option<&str>) {
     let target = target.split('#').next().unwrap_or(target);
-    let without_authority = match target.split_once("://") {
-        Some((_scheme, rest)) => rest.find('/').map_or("/", |slash| &rest[slash..]),
-        None => target,
+    // Only a target that does not start with `/` can be absolute: in
+    // `/go?to=http://a/b` the `://` belongs to the query.
+    let origin_form = match target.split_once("://") {
+        Some((_scheme, rest)) if !target.starts_with('/') => {
+            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+            &rest[authority_end..]
+        }
+        _ => target,
     };
-    match without_authority.split_once('?') {
+    let (path, query) = match origin_form.split_once('?') {
         Some((path, query)) => (path, Some(query)),
-        None => (without_authority, None),
-    }
+        None => (origin_form, None),
+    };
+    (if path.is_empty() { "/" } else { path }, query)
 }
 
 /// Decodes `%XX` escapes. `+` stays `+`: in a path it is just a plus.
@@ -143,6 +149,11 @@ mod tests {
             ("/a#frag", ("/a", None)),
             ("http://example.com/a?q", ("/a", Some("q"))),
             ("http://example.com", ("/", None)),
+            ("http://example.com?q", ("/", Some("q"))),
+            (
+                "/go?to=http://a/index.html",
+                ("/go", Some("to=http://a/index.html")),
+            ),
             ("*", ("*", None)),
         ];
         for (target, expected) in cases {
