@@ -11,10 +11,9 @@
 //! Read `docs/lab1_echo.md` beside it.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use weaprous::echo::EchoService;
-use weaprous::flags::{Cli, Flag, SERVER_FLAGS, ServerFlags};
+use weaprous::flags::{Cli, Flag, MAX_SECONDS, SERVER_FLAGS, ServerFlags};
 use weaprous::net::{Config, Server};
 
 /// Flags of lab 1 beyond the ones every server takes.
@@ -32,11 +31,11 @@ fn main() {
         .flags(LAB1_FLAGS);
     let args = cli.parse_env_or_exit();
     let flags = ServerFlags::from_args(&args).unwrap_or_else(|error| error.exit());
-    let idle_secs: u64 = args
-        .required("--idle-timeout")
+    let idle = args
+        .seconds("--idle-timeout", 1..=MAX_SECONDS)
         .unwrap_or_else(|error| error.exit());
 
-    let idle = Some(Duration::from_secs(idle_secs));
+    let idle = Some(idle);
     let config = Config {
         max_connections: flags.max_connections,
         read_timeout: idle,

@@ -18,8 +18,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
+use std::ops::RangeInclusive;
 use std::process;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// One flag a program accepts.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +39,10 @@ pub struct Flag {
     /// One line for `--help`.
     pub help: &'static str,
 }
+
+/// The longest duration a flag may give: a year, far more than any timeout
+/// needs, and far from overflowing the clock's arithmetic.
+pub const MAX_SECONDS: u64 = 365 * 24 * 60 * 60;
 
 /// The flags every server binary takes: where to listen, how many
 /// connections at most, and whether to log each request.
@@ -307,6 +313,39 @@ impl Args {
         T::Err: fmt::Display,
     {
         self.parsed(flag)?.ok_or(CliError::MissingValue(flag))
+    }
+
+    /// The value of a flag that has a default (or must be given), parsed as
+    /// `T` and within `range`: a one-line error names the range otherwise.
+    pub fn required_in<T>(
+        &self,
+        flag: &'static str,
+        range: RangeInclusive<T>,
+    ) -> Result<T, CliError>
+    where
+        T: FromStr + PartialOrd + fmt::Display,
+        T::Err: fmt::Display,
+    {
+        let value: T = self.required(flag)?;
+        if !range.contains(&value) {
+            return Err(CliError::Invalid {
+                flag,
+                reason: format!("must be from {} to {}", range.start(), range.end()),
+                value: value.to_string(),
+            });
+        }
+        Ok(value)
+    }
+
+    /// A duration flag in whole seconds, within `range` — at most
+    /// [`MAX_SECONDS`]: zero means "never" to a socket timeout, and a time
+    /// far enough ahead overflows the clock's arithmetic.
+    pub fn seconds(
+        &self,
+        flag: &'static str,
+        range: RangeInclusive<u64>,
+    ) -> Result<Duration, CliError> {
+        self.required_in(flag, range).map(Duration::from_secs)
     }
 
     /// Every value given for a flag, in command-line order (its default is

@@ -320,6 +320,8 @@ fn lab1_real_binary_bad_flags_are_one_line_and_exit_code_2() {
         &["--server-port", "-5"],
         &["--host", "not-an-ip"],
         &["--idle-timeout", "soon"],
+        &["--idle-timeout", "0"],
+        &["--idle-timeout", "18446744073709551615"],
         &["--no-such-flag"],
         &["--port"],
     ] {

@@ -946,10 +946,22 @@ fn lab2_real_binary_serves_files_and_logs_each_request() {
         "expected a log line `METHOD PATH STATUS BYTES MICROS` like `GET /hello 200 19 153`, \
          got {line:?} (docs/lab2_http.md, \"Running it\")"
     );
-    let (code, _, stderr) = support::run_example("lab2_http", &["--www", "/no/such/dir"]);
-    assert_eq!(
-        code,
-        Some(2),
-        "a missing --www directory is a flag error: {stderr}"
-    );
+    // Values that would break the server later — a timeout of 0 means
+    // "never" to a socket, one of 2^64 s overflows the clock — are flag
+    // errors: one line, exit code 2.
+    for args in [
+        &["--www", "/no/such/dir"][..],
+        &["--head-timeout", "0"],
+        &["--idle-timeout", "18446744073709551615"],
+        &["--max-body", "18446744073709551615"],
+    ] {
+        let (code, _, stderr) = support::run_example("lab2_http", args);
+        assert!(
+            code == Some(2)
+                && stderr.starts_with("error: ")
+                && stderr.trim_end().lines().count() == 1,
+            "lab2_http {args:?} is a flag error: expected one `error:` line and exit code 2, \
+             got {code:?} {stderr:?} (docs/lab2_http.md, \"Running it\")"
+        );
+    }
 }

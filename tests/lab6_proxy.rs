@@ -1035,6 +1035,30 @@ fn lab6_config_errors_name_their_line_and_stop_the_binary() {
     for args in [
         &["--port", "0"][..],
         &["--port", "0", "--config", "/no/such/file.conf"],
+        &[
+            "--port",
+            "0",
+            "--config",
+            "labs/proxy.conf",
+            "--connect-timeout",
+            "0",
+        ],
+        &[
+            "--port",
+            "0",
+            "--config",
+            "labs/proxy.conf",
+            "--backend-timeout",
+            "0",
+        ],
+        &[
+            "--port",
+            "0",
+            "--config",
+            "labs/proxy.conf",
+            "--retry-dead",
+            "18446744073709551615",
+        ],
     ] {
         let (code, _, stderr) = run_example("lab6_proxy", args);
         assert!(

@@ -10,13 +10,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::app::{Auth, AuthConfig};
 use super::password::DEFAULT_ITERATIONS;
 use super::session::SessionConfig;
 use crate::clock::Clock;
-use crate::flags::{Args, CliError, Flag};
+use crate::flags::{Args, CliError, Flag, MAX_SECONDS};
 
 /// The flags of the labs with logins.
 pub const AUTH_FLAGS: &[Flag] = &[
@@ -67,8 +66,8 @@ impl AuthFlags {
     /// Reads and checks the flags.
     pub fn from_args(args: &Args) -> Result<AuthFlags, CliError> {
         let session = SessionConfig {
-            idle_timeout: positive_seconds(args, "--session-idle")?,
-            absolute_timeout: positive_seconds(args, "--session-max")?,
+            idle_timeout: args.seconds("--session-idle", 1..=MAX_SECONDS)?,
+            absolute_timeout: args.seconds("--session-max", 1..=MAX_SECONDS)?,
             ..SessionConfig::default()
         };
         Ok(AuthFlags {
@@ -102,22 +101,11 @@ impl AuthFlags {
     }
 }
 
-/// A flag's value as a duration of at least one second.
-fn positive_seconds(args: &Args, flag: &'static str) -> Result<Duration, CliError> {
-    match args.required::<u64>(flag)? {
-        0 => Err(CliError::Invalid {
-            flag,
-            value: "0".to_string(),
-            reason: "must be at least 1".to_string(),
-        }),
-        seconds => Ok(Duration::from_secs(seconds)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::flags::Cli;
+    use std::time::Duration;
 
     fn parse(args: &[&str]) -> Result<AuthFlags, CliError> {
         let cli = Cli::new("test", "a test server").flags(AUTH_FLAGS);

@@ -4,14 +4,16 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::conn::{Config, HttpService};
 use super::files::StaticFiles;
 use super::router::Handler;
 use crate::clock::Clock;
-use crate::flags::{Args, CliError, Flag, ServerFlags};
+use crate::flags::{Args, CliError, Flag, MAX_SECONDS, ServerFlags};
 use crate::net::{Running, Server};
+
+/// The largest `--max-body`: a body is held in memory whole.
+pub const MAX_BODY_BYTES: usize = 1 << 30;
 
 /// The flags of every HTTP lab, beyond [`crate::flags::SERVER_FLAGS`].
 pub const HTTP_FLAGS: &[Flag] = &[
@@ -60,15 +62,14 @@ impl HttpFlags {
     /// Reads and checks the flags.
     pub fn from_args(args: &Args) -> Result<HttpFlags, CliError> {
         let server = ServerFlags::from_args(args)?;
-        let seconds = |flag| args.required::<u64>(flag).map(Duration::from_secs);
         let mut config = Config {
-            idle_timeout: seconds("--idle-timeout")?,
-            head_timeout: seconds("--head-timeout")?,
+            idle_timeout: args.seconds("--idle-timeout", 1..=MAX_SECONDS)?,
+            head_timeout: args.seconds("--head-timeout", 1..=MAX_SECONDS)?,
             clock: Clock::system(),
             quiet: server.quiet,
             ..Config::default()
         };
-        config.limits.body_bytes = args.required("--max-body")?;
+        config.limits.body_bytes = args.required_in("--max-body", 0..=MAX_BODY_BYTES)?;
         let www: PathBuf = args.required("--www")?;
         if !www.is_dir() {
             return Err(CliError::Invalid {

@@ -10,7 +10,7 @@ use super::config::Config;
 use super::conn::ProxyService;
 use super::route::Proxy;
 use crate::clock::Clock;
-use crate::flags::{Args, CliError, Flag, ServerFlags};
+use crate::flags::{Args, CliError, Flag, MAX_SECONDS, ServerFlags};
 use crate::http::conn::{BODY_TIMEOUT, HEAD_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT};
 use crate::http::request::Limits;
 use crate::net::{self, Running, Server};
@@ -114,11 +114,10 @@ impl ProxyFlags {
     /// Reads and checks the flags.
     pub fn from_args(args: &Args) -> Result<ProxyFlags, CliError> {
         let server = ServerFlags::from_args(args)?;
-        let seconds = |flag| args.required::<u64>(flag).map(Duration::from_secs);
         let settings = Settings {
-            connect_timeout: seconds("--connect-timeout")?,
-            backend_timeout: seconds("--backend-timeout")?,
-            retry_dead: seconds("--retry-dead")?,
+            connect_timeout: args.seconds("--connect-timeout", 1..=MAX_SECONDS)?,
+            backend_timeout: args.seconds("--backend-timeout", 1..=MAX_SECONDS)?,
+            retry_dead: args.seconds("--retry-dead", 0..=MAX_SECONDS)?,
             quiet: server.quiet,
             ..Settings::default()
         };
