@@ -687,6 +687,11 @@ fn replay(file: &File, path: &Path) -> io::Result<Replayed> {
     })
 }
 
+/// The largest message id: the largest integer a JavaScript number holds
+/// exactly (2^53 − 1), so that a browser reads every id right. A log line
+/// with a larger id is damage: numbering on from it would overflow.
+pub const MAX_MESSAGE_ID: u64 = (1 << 53) - 1;
+
 /// One line of the log, with its end of line; its id must follow `last_id`.
 fn parse_line(line: &[u8], last_id: u64) -> Result<Message, String> {
     let line = line
@@ -694,6 +699,9 @@ fn parse_line(line: &[u8], last_id: u64) -> Result<Message, String> {
         .ok_or("no end of line: the write was torn")?;
     let line = str::from_utf8(line).map_err(|_| "not UTF-8 text")?;
     let message = Message::from_log_line(line)?;
+    if message.id > MAX_MESSAGE_ID {
+        return Err(format!("id {} is past the largest id", message.id));
+    }
     if message.id <= last_id {
         return Err(format!("id {} does not follow id {last_id}", message.id));
     }
@@ -950,6 +958,29 @@ mod tests {
                 "after the damage {tail:?}, a later append survives another restart"
             );
         }
+    }
+
+    #[test]
+    fn an_id_too_large_to_number_on_from_is_damage() {
+        let dir = TempDir::new("store");
+        let store = open(&dir);
+        append(&store, broadcast("ann", "alice", "general", "one"));
+        drop(store);
+        let line = fs::read_to_string(log_path(&dir)).expect("log");
+        let huge = line.replace("\"id\":1", &format!("\"id\":{}", u64::MAX));
+        damage(&dir, huge.as_bytes());
+
+        let store = open(&dir);
+        assert_eq!(
+            texts(&all(&store)),
+            ["one"],
+            "the line with id 2^64 − 1 is cut off"
+        );
+        assert_eq!(
+            append(&store, broadcast("bo", "bob", "general", "two")).id(),
+            2,
+            "ids go on from the last good line"
+        );
     }
 
     #[test]
