@@ -1080,9 +1080,11 @@ fn lab5_a_silent_peer_is_reported_and_a_hand_written_peer_speaks_the_protocol() 
         "a welcome with the wrong receipt must not be trusted with the message; see {TRUST}"
     );
 
-    // 3. The right receipt: the message, its ack; then the link is reused.
+    // 3. The right receipt: the message, its ack; then the link is reused
+    // (and, 4., a peer acking only other ids is given up on in time).
     alice.clock.advance(Duration::from_secs(60));
     let second = random_text(&mut rng, "on the same connection");
+    let third = random_text(&mut rng, "to a peer that acks everything else");
     thread::scope(|scope| {
         let retrying = scope.spawn(|| alice.node().retry_due());
         let mut frames = accept();
@@ -1131,6 +1133,30 @@ fn lab5_a_silent_peer_is_reported_and_a_hand_written_peer_speaks_the_protocol() 
         assert!(
             names(&answer, "unreached").is_empty(),
             "an acknowledged message is delivered: {answer}; see {WIRE}"
+        );
+
+        // 4. Acks for other ids, on and on, never this message's: the
+        // answer has one deadline, not one per frame.
+        let sending = scope.spawn(|| alice.direct("mute", &third));
+        frames.expect("the third message", WIRE);
+        let spam = format!("{}\n", json!({"type": "ack", "id": "not-this-one"}));
+        let spam_limit = Instant::now() + 4 * TEST_IO_TIMEOUT;
+        while !sending.is_finished() && Instant::now() < spam_limit {
+            if frames.reader.get_mut().write_all(spam.as_bytes()).is_err() {
+                break; // alice's node gave up on the link: what we wait for.
+            }
+        }
+        assert!(
+            Instant::now() < spam_limit,
+            "mute sent acks for other ids for {:?}, past the I/O timeout of {TEST_IO_TIMEOUT:?}: \
+             alice's node must stop waiting for this message's ack; see {FAILURES}",
+            4 * TEST_IO_TIMEOUT
+        );
+        let answer = sending.join().expect("alice's node answers");
+        assert_eq!(
+            names(&answer, "queued"),
+            vec!["mute".to_string()],
+            "no ack for the message within the I/O timeout: queued for later: {answer}; see {FAILURES}"
         );
     });
 }

@@ -29,7 +29,7 @@
 use std::collections::HashMap;
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::frame::{Envelope, Frame, PROTOCOL_VERSION};
 use super::tracker::{TrackerClient, TrackerError};
@@ -213,8 +213,11 @@ impl Dialer {
         // lab5: begin — send the message frame, then read frames until the ack (or error) with its id
         wire.send(&Frame::Message(envelope.clone()))
             .map_err(WireError::Io)?;
+        // One deadline for the answer, however many other frames come first:
+        // a peer that keeps sending acks for other ids cannot hold us forever.
+        let deadline = Instant::now() + self.timeouts.io;
         loop {
-            match wire.receive(self.timeouts.io)? {
+            match wire.receive(deadline.saturating_duration_since(Instant::now()))? {
                 Frame::Ack { id } if id == envelope.id => return Ok((Outcome::Delivered, true)),
                 Frame::Error { id, code, message } => {
                     // An error about this message leaves the link open; one

@@ -94,7 +94,7 @@ impl Envelope {
     /// Reads the fields of a `message` frame (or of a line of the outbox).
     pub fn from_object(object: &Object) -> Result<Envelope, String> {
         let envelope = Envelope {
-            id: text(object, "id")?,
+            id: message_id(object)?,
             from: text(object, "from")?,
             to: optional_text(object, "to")?,
             channel: optional_text(object, "channel")?,
@@ -386,6 +386,26 @@ fn text_of(object: &Object, key: &str) -> Result<String, FrameError> {
     text(object, key).map_err(FrameError::Field)
 }
 
+/// Longest message id accepted. Senders use 32 hex digits; a receiver
+/// remembers thousands of ids (`inbox::SEEN_CAPACITY`), so an id of
+/// kilobytes would be a way to fill its memory.
+pub const MAX_MESSAGE_ID_LEN: usize = 64;
+
+/// A message's `id`: 1 to [`MAX_MESSAGE_ID_LEN`] letters, digits, `-` or `_`.
+fn message_id(object: &Object) -> Result<String, String> {
+    let id = text(object, "id")?;
+    let well_formed = (1..=MAX_MESSAGE_ID_LEN).contains(&id.len())
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_".contains(&byte));
+    if !well_formed {
+        return Err(format!(
+            "\"id\" must be 1 to {MAX_MESSAGE_ID_LEN} letters, digits, '-' or '_'"
+        ));
+    }
+    Ok(id)
+}
+
 fn text(object: &Object, key: &str) -> Result<String, String> {
     optional_text(object, key)?.ok_or_else(|| format!("{key:?} is missing"))
 }
@@ -499,6 +519,10 @@ mod tests {
 
     #[test]
     fn bad_lines_are_errors_and_long_ones_are_found_early() {
+        let long_id = format!(
+            "{{\"type\":\"message\",\"id\":\"{}\",\"kind\":\"direct\",\"from\":\"a\",\"to\":\"b\",\"channel\":null,\"message\":\"m\",\"timestamp\":\"t\"}}\n",
+            "f".repeat(MAX_MESSAGE_ID_LEN + 1)
+        );
         let cases: Vec<(&[u8], FrameError)> = vec![
             (b"not json\n", FrameError::NotJson(String::new())),
             (b"[1,2]\n", FrameError::NotAnObject),
@@ -508,6 +532,9 @@ mod tests {
             (b"{\"type\":\"hello\",\"version\":\"1\",\"from\":\"a\",\"to\":\"b\",\"ticket\":\"t\"}\n", FrameError::Field(String::new())),
             (b"{\"type\":\"message\",\"id\":\"1\",\"kind\":\"direct\",\"from\":\"a\",\"to\":null,\"channel\":\"c\",\"message\":\"m\",\"timestamp\":\"t\"}\n", FrameError::Field(String::new())),
             (b"{\"type\":\"message\",\"id\":\"1\",\"kind\":\"broadcast\",\"from\":\"a\",\"to\":null,\"channel\":null,\"message\":\"m\",\"timestamp\":\"t\"}\n", FrameError::Field(String::new())),
+            (b"{\"type\":\"message\",\"id\":\"\",\"kind\":\"direct\",\"from\":\"a\",\"to\":\"b\",\"channel\":null,\"message\":\"m\",\"timestamp\":\"t\"}\n", FrameError::Field(String::new())),
+            (b"{\"type\":\"message\",\"id\":\"a b\",\"kind\":\"direct\",\"from\":\"a\",\"to\":\"b\",\"channel\":null,\"message\":\"m\",\"timestamp\":\"t\"}\n", FrameError::Field(String::new())),
+            (long_id.as_bytes(), FrameError::Field(String::new())),
             (b"\n", FrameError::NotJson(String::new())),
         ];
         for (bytes, expected) in cases {

@@ -58,10 +58,16 @@ pub struct Seen {
 
 #[derive(Debug, Default)]
 struct SeenIds {
-    /// Id → stored yet (`false` while its append is under way).
-    stored: HashMap<String, bool>,
-    order: VecDeque<String>,
+    /// (sender, id) → stored yet (`false` while its append is under way).
+    /// The sender is part of the key: an id is its sender's, and another
+    /// peer sending the same id first must not make the real message look
+    /// like a copy.
+    stored: HashMap<SeenKey, bool>,
+    order: VecDeque<SeenKey>,
 }
+
+/// A message as [`Seen`] knows it: the sending peer and its id.
+type SeenKey = (String, String);
 
 /// What [`Seen::claim`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,10 +81,11 @@ enum Claim {
 }
 
 impl Seen {
-    /// Claims `id` for storing, unless it is known.
-    fn claim(&self, id: &str) -> Claim {
+    /// Claims `from`'s message `id` for storing, unless it is known.
+    fn claim(&self, from: &str, id: &str) -> Claim {
+        let key = (from.to_string(), id.to_string());
         let mut ids = self.ids();
-        match ids.stored.get(id) {
+        match ids.stored.get(&key) {
             Some(true) => return Claim::Stored,
             Some(false) => return Claim::Pending,
             None => {}
@@ -88,23 +95,25 @@ impl Seen {
         {
             ids.stored.remove(&oldest);
         }
-        ids.stored.insert(id.to_string(), false);
-        ids.order.push_back(id.to_string());
+        ids.stored.insert(key.clone(), false);
+        ids.order.push_back(key);
         Claim::New
     }
 
-    /// The claimed `id` is stored.
-    fn stored(&self, id: &str) {
-        if let Some(stored) = self.ids().stored.get_mut(id) {
+    /// The claimed message is stored.
+    fn stored(&self, from: &str, id: &str) {
+        let key = (from.to_string(), id.to_string());
+        if let Some(stored) = self.ids().stored.get_mut(&key) {
             *stored = true;
         }
     }
 
-    /// The claimed `id` could not be stored: a later copy may try again.
-    fn release(&self, id: &str) {
+    /// The claimed message could not be stored: a later copy may try again.
+    fn release(&self, from: &str, id: &str) {
+        let key = (from.to_string(), id.to_string());
         let mut ids = self.ids();
-        ids.stored.remove(id);
-        ids.order.retain(|known| known != id);
+        ids.stored.remove(&key);
+        ids.order.retain(|known| *known != key);
     }
 
     fn ids(&self) -> MutexGuard<'_, SeenIds> {
@@ -302,7 +311,7 @@ impl PeerNode {
         let ack = Frame::Ack {
             id: envelope.id.clone(),
         };
-        match self.seen.claim(&envelope.id) {
+        match self.seen.claim(&envelope.from, &envelope.id) {
             Claim::Stored => (ack, false),
             Claim::Pending => (refuse(ErrorCode::Busy, "being stored".to_string()), false),
             Claim::New => {
@@ -320,11 +329,11 @@ impl PeerNode {
                 };
                 match self.store.append(draft) {
                     Ok(_) => {
-                        self.seen.stored(&envelope.id);
+                        self.seen.stored(&envelope.from, &envelope.id);
                         (ack, false)
                     }
                     Err(error) => {
-                        self.seen.release(&envelope.id);
+                        self.seen.release(&envelope.from, &envelope.id);
                         (refuse(ErrorCode::Storage, error.to_string()), false)
                     }
                 }
@@ -351,20 +360,29 @@ mod tests {
     #[test]
     fn an_id_is_stored_once_and_forgotten_when_too_old() {
         let seen = Seen::default();
-        assert_eq!(seen.claim("a"), Claim::New);
-        assert_eq!(seen.claim("a"), Claim::Pending, "being stored");
-        seen.stored("a");
-        assert_eq!(seen.claim("a"), Claim::Stored);
-        assert_eq!(seen.claim("b"), Claim::New);
-        seen.release("b");
+        assert_eq!(seen.claim("ann", "a"), Claim::New);
+        assert_eq!(seen.claim("ann", "a"), Claim::Pending, "being stored");
+        seen.stored("ann", "a");
+        assert_eq!(seen.claim("ann", "a"), Claim::Stored);
         assert_eq!(
-            seen.claim("b"),
+            seen.claim("mallory", "a"),
+            Claim::New,
+            "an id is its sender's: another peer's message with the same id is not a copy"
+        );
+        assert_eq!(seen.claim("ann", "b"), Claim::New);
+        seen.release("ann", "b");
+        assert_eq!(
+            seen.claim("ann", "b"),
             Claim::New,
             "a failed store may be tried again"
         );
         for n in 0..SEEN_CAPACITY {
-            seen.claim(&n.to_string());
+            seen.claim("ann", &n.to_string());
         }
-        assert_eq!(seen.claim("a"), Claim::New, "the oldest ids are forgotten");
+        assert_eq!(
+            seen.claim("ann", "a"),
+            Claim::New,
+            "the oldest ids are forgotten"
+        );
     }
 }
