@@ -45,6 +45,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use super::balance::Policy;
+use super::rewrite;
 use crate::http::headers;
 
 /// The whole file: the virtual hosts in the order written, and the block
@@ -579,6 +580,20 @@ fn set_header(args: &[String], line: usize) -> Result<SetHeader, ConfigError> {
     if !headers::is_token(name.as_bytes()) {
         return Err(error(line, format!("\"{name}\" is not a header name")));
     }
+    // The proxy frames every message itself: a configured framing field
+    // would sit beside its own, and a backend reading the other one would
+    // see a different body — request smuggling (RFC 9112 §11.2).
+    let framing = ["content-length", "expect"];
+    if rewrite::HOP_BY_HOP
+        .iter()
+        .chain(&framing)
+        .any(|field| name.eq_ignore_ascii_case(field))
+    {
+        return Err(error(
+            line,
+            format!("\"{name}\" is the proxy's own to set: it frames or routes the message"),
+        ));
+    }
     let value = Template::parse(value).map_err(|why| error(line, why))?;
     Ok(SetHeader {
         name: name.clone(),
@@ -768,6 +783,16 @@ host "app2.local" {
                 "host a { proxy_pass http://127.0.0.1:1/app }",
                 1,
                 "without a path",
+            ),
+            (
+                "host a {\n proxy_pass http://127.0.0.1:1\n proxy_set_header Content-Length 5\n}",
+                3,
+                "the proxy's own",
+            ),
+            (
+                "host a {\n proxy_pass http://127.0.0.1:1\n proxy_set_header transfer-encoding chunked\n}",
+                3,
+                "the proxy's own",
             ),
             (
                 "host a {\n proxy_pass http://127.0.0.1:1\n dist_policy fastest\n}",

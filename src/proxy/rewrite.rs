@@ -83,7 +83,13 @@ pub fn write_request_head(
         ("Via", Some(append_to_list(fields, "via", VIA))),
     ];
     for set in set_headers {
-        let value = set.value.expand(vars).into_bytes();
+        let mut value = set.value.expand(vars).into_bytes();
+        if value.is_empty() && set.name.eq_ignore_ascii_case("host") {
+            // HTTP/1.1 requires a Host (RFC 9112 §3.2): one that expands to
+            // nothing — `$host` for an HTTP/1.0 client that sent none —
+            // stays the backend's address.
+            value = vars.proxy_host.to_string().into_bytes();
+        }
         let value = (!value.is_empty()).then_some(value);
         match own
             .iter_mut()
@@ -351,6 +357,28 @@ mod tests {
             "GET / HTTP/1.1\r\nHost: app.local\r\nX-Forwarded-For: 192.0.2.1\r\n\
              X-Forwarded-Host: App.local:8080\r\nVia: 1.1 weaprous\r\nX-Real-IP: 192.0.2.1\r\n\
              Content-Length: 3\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_host_that_expands_to_nothing_stays_the_backends() {
+        let Ok(Status::Complete(head)) = parse_head(b"GET / HTTP/1.0\r\n\r\n", &Limits::default())
+        else {
+            panic!("test request does not parse");
+        };
+        let no_host = Vars {
+            host: "",
+            http_host: "",
+            ..vars()
+        };
+        let mut out = Vec::new();
+        let set = set_headers("proxy_set_header Host $host");
+        write_request_head(&mut out, &head, Framing::Empty, &no_host, &set);
+        let got = String::from_utf8(out).expect("ASCII");
+        assert!(
+            got.contains("\r\nHost: 127.0.0.1:9001\r\n"),
+            "an HTTP/1.0 request without Host, with `proxy_set_header Host $host`: the \
+             backend still gets a Host; got {got:?}"
         );
     }
 
