@@ -440,7 +440,25 @@ impl Parser {
                 ),
             ));
         }
-        Ok(name.to_ascii_lowercase())
+        // Stored as a request's `Host` is looked up (`route::RequestHost`):
+        // lowercase, no trailing dot, an IPv6 address without brackets.
+        let lower = name.to_ascii_lowercase();
+        let (host, port) = split_port(&lower);
+        let host = host.trim_end_matches('.');
+        if host.is_empty() || (host.contains(':') && !lower.starts_with('[')) {
+            return Err(error(
+                line,
+                format!("\"{name}\" is not a host name (an IPv6 address goes in brackets: [::1])"),
+            ));
+        }
+        match port {
+            None => Ok(host.to_string()),
+            Some(port) if port.parse::<u16>().is_ok() => Ok(format!("{host}:{port}")),
+            Some(port) => Err(error(
+                line,
+                format!("\"{port}\" in \"{name}\" is not a port"),
+            )),
+        }
     }
 
     /// A block's `{ … }`, from the `{`.
@@ -778,6 +796,16 @@ host "app2.local" {
                 "host a { proxy_pass http://example.com:80 }",
                 1,
                 "not an IP address",
+            ),
+            (
+                "host a:99999 { proxy_pass http://127.0.0.1:1 }",
+                1,
+                "not a port",
+            ),
+            (
+                "host a:b:c:9 { proxy_pass http://127.0.0.1:1 }",
+                1,
+                "in brackets",
             ),
             (
                 "host a { proxy_pass http://127.0.0.1:1/app }",

@@ -136,9 +136,13 @@ mod tests {
         let proxy = proxy(
             "host app.local { proxy_pass http://127.0.0.1:1 }\n\
              host app.local:8443 { proxy_pass http://127.0.0.1:2 }\n\
-             host other.local { proxy_pass http://127.0.0.1:3 }",
+             host other.local { proxy_pass http://127.0.0.1:3 }\n\
+             host dotted.local. { proxy_pass http://127.0.0.1:4 }\n\
+             host [::1]:8080 { proxy_pass http://127.0.0.1:5 }",
         );
         for (host, expected) in [
+            (Some("dotted.local"), Some("dotted.local")),
+            (Some("[::1]:8080"), Some("::1:8080")),
             (Some("app.local"), Some("app.local")),
             (Some("APP.Local:8080"), Some("app.local")),
             (Some("app.local."), Some("app.local")),
