@@ -52,6 +52,13 @@ use weaprous::http::client::{self, ResponseFraming, ResponseHead, find_head_end}
 use weaprous::http::{Method, headers};
 use weaprous::json::{self, Object, Value};
 
+/// Most connections, measured or idle: each is a file descriptor and a
+/// buffer here and on the server.
+const MAX_CONNECTIONS: usize = 65_536;
+
+/// Most threads: more than connections make no sense, and each is a stack.
+const MAX_THREADS: usize = 1_024;
+
 /// Size of each connection's read buffer; it grows for a larger head.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 
@@ -203,10 +210,10 @@ impl Settings {
         }
         let body = args.text("--body").unwrap_or("").as_bytes();
         let request = client::encode_request(method, &path, client.host(), &extra_headers, body);
-        let connections: usize = args.required("--connections")?;
-        let threads: usize = args.required("--threads")?;
-        let idle: usize = args.required("--idle")?;
-        if threads == 0 || (connections == 0 && idle == 0) {
+        let connections = args.required_in("--connections", 0..=MAX_CONNECTIONS)?;
+        let threads = args.required_in("--threads", 1..=MAX_THREADS)?;
+        let idle = args.required_in("--idle", 0..=MAX_CONNECTIONS)?;
+        if connections == 0 && idle == 0 {
             return Err(invalid(
                 "--connections",
                 &format!("{connections} connections on {threads} threads, {idle} idle"),

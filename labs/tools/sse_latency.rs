@@ -203,8 +203,8 @@ struct Settings {
 impl Settings {
     fn from_args(args: &Args) -> Result<Settings, CliError> {
         let (url, client, _) = measuring::target(args, false, "")?;
-        let subscribers = count(args, "--subscribers", MAX_THREADS)?;
-        let accounts = count(args, "--accounts", MAX_THREADS)?;
+        let subscribers = args.required_in("--subscribers", 1..=MAX_THREADS)?;
+        let accounts = args.required_in("--accounts", 1..=MAX_THREADS)?;
         if accounts > subscribers {
             return Err(invalid(
                 "--accounts",
@@ -227,9 +227,9 @@ impl Settings {
             url,
             subscribers,
             accounts,
-            messages: count(args, "--messages", MAX_MESSAGES)?,
+            messages: args.required_in("--messages", 1..=MAX_MESSAGES)?,
             rate,
-            burst: count(args, "--burst", MAX_THREADS)?,
+            burst: args.required_in("--burst", 1..=MAX_THREADS)?,
             channel: args.required("--channel")?,
             timeout: measuring::seconds(args, "--timeout")?,
             json: args.switch("--json"),
@@ -239,20 +239,6 @@ impl Settings {
     /// The time between the starts of two bursts.
     fn burst_interval(&self) -> Duration {
         Duration::from_secs_f64(self.burst as f64 / self.rate)
-    }
-}
-
-/// A flag's value that counts something: 1 to `max`.
-fn count(args: &Args, flag: &'static str, max: usize) -> Result<usize, CliError> {
-    let value: usize = args.required(flag)?;
-    if (1..=max).contains(&value) {
-        Ok(value)
-    } else {
-        Err(invalid(
-            flag,
-            &value.to_string(),
-            &format!("expected 1 to {max}"),
-        ))
     }
 }
 
