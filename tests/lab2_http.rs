@@ -184,6 +184,14 @@ fn lab2_slash_and_directories_serve_index_html() {
         "a directory without its slash is redirected to it, so relative links work: {}",
         escape(&redirect.raw)
     );
+    let sneaky = get(lab.addr(), "//docs");
+    assert_eq!(
+        (sneaky.status, sneaky.header("location")),
+        (301, Some("/docs/")),
+        "GET //docs: the redirect keeps one leading slash (`//docs/` would send the browser to \
+         the host `docs`); got {} (docs/lab2_http.md, \"Static files\")",
+        escape(&sneaky.raw)
+    );
     let spaced = get(lab.addr(), "/a%20file.txt");
     assert_eq!(
         spaced.text(),

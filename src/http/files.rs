@@ -215,9 +215,12 @@ impl Handler for StaticFiles {
             Lookup::File(file) => file,
             Lookup::Missing => return Response::error(StatusCode::NOT_FOUND, "no such file"),
             Lookup::AddSlash => {
+                // One leading `/`: `//docs/` would be a link to the host
+                // `docs` (RFC 3986 §4.2), a redirect off this site.
+                let path = format!("/{}/", request.path().trim_matches('/'));
                 let location = match request.query() {
-                    Some(query) => format!("{}/?{query}", request.path()),
-                    None => format!("{}/", request.path()),
+                    Some(query) => format!("{path}?{query}"),
+                    None => path,
                 };
                 return Response::redirect(StatusCode::MOVED_PERMANENTLY, &location);
             }
