@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use crate::net::{Connection, Service};
+use crate::net::{Connection, Service, is_timeout};
 
 /// Size of the buffer each connection copies through. Larger buffers mean
 /// fewer system calls for bulk data; 16 KiB is what a loopback socket
@@ -89,13 +89,4 @@ impl Service for EchoService {
             report.duration.as_secs_f64() * 1000.0
         );
     }
-}
-
-/// A socket read or write timeout shows up as one of these two kinds,
-/// depending on the platform.
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

@@ -384,6 +384,15 @@ impl Shared {
     }
 }
 
+/// Whether an I/O error is a socket's read or write timeout running out:
+/// it shows up as `WouldBlock` or `TimedOut`, depending on the platform.
+pub fn is_timeout(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
 /// Errors from `accept` that concern one client only, not the listener.
 fn is_transient(error: &io::Error) -> bool {
     matches!(

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use super::body::ChunkedDecoder;
 use super::headers::{self, Headers};
 use super::method::{Method, Version};
+use crate::net::is_timeout;
 
 /// Default for every connect, read and write.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,13 +113,6 @@ impl ClientError {
     pub fn is_timeout(&self) -> bool {
         matches!(self, ClientError::Io(error) if is_timeout(error))
     }
-}
-
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 /// A client for one server, keeping one connection to it open.

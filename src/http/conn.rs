@@ -57,7 +57,7 @@ use super::response::{Exchange, Response};
 use super::router::Handler;
 use super::status::StatusCode;
 use crate::clock::Clock;
-use crate::net::{self, Connection, Service};
+use crate::net::{self, Connection, Service, is_timeout};
 #[cfg(target_os = "linux")]
 pub(super) use arrived::Arrived;
 
@@ -550,13 +550,6 @@ impl FillError {
             FillError::Closed => ReadStop::Gone,
         }
     }
-}
-
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 /// Checks what the connection must know from a complete head before it

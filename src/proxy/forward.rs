@@ -25,7 +25,7 @@
 //! body goes first; a backend that answers early, a 413 say, is still
 //! relayed, and the client's connection then closes).
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 
 use super::balance::{Backend, Policy, STICKY_COOKIE};
@@ -42,6 +42,7 @@ use crate::http::body::ChunkedWriter;
 use crate::http::headers::Headers;
 use crate::http::request::{Head, Status};
 use crate::http::status::StatusCode;
+use crate::net::is_timeout;
 
 /// A client's connection, as forwarding reads and writes it.
 pub type ClientWire<'s> = Wire<&'s TcpStream>;
@@ -493,11 +494,4 @@ fn unanswered(status: StatusCode, message: &'static str) -> Failure {
         message,
         body_read: false,
     })
-}
-
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

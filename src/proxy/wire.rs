@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use crate::http::body::ChunkedDecoder;
 use crate::http::request::RequestError;
+use crate::net::is_timeout;
 
 /// Size of a wire's buffer to start with. It grows only for a head larger
 /// than this, and a body never makes it grow: each piece read is written
@@ -174,13 +175,6 @@ impl<S: Borrow<TcpStream>> Wire<S> {
         };
         stale || stream.set_nonblocking(false).is_err()
     }
-}
-
-fn is_timeout(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }
 
 /// Copies one body from `from`, framed as `framing`, to `to` as plain
