@@ -55,12 +55,6 @@ impl Clock {
             Clock::Manual(manual) => manual.start_wall + manual.elapsed(),
         }
     }
-
-    /// True when this clock is moved by hand: a caller that would block until
-    /// a deadline passes must then also wake up when a test advances it.
-    pub fn is_manual(&self) -> bool {
-        matches!(self, Clock::Manual(_))
-    }
 }
 
 /// The handle a test keeps to move a manual [`Clock`] forward.

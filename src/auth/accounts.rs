@@ -189,11 +189,6 @@ impl Accounts {
         })
     }
 
-    /// The accounts file's path.
-    pub fn path(&self) -> PathBuf {
-        self.dir.join(ACCOUNTS_FILE)
-    }
-
     /// Creates the account `username` with `password`, and saves it before
     /// returning: once this returns `Ok`, a crash does not lose it.
     pub fn register(&self, username: &str, password: &str) -> Result<(), RegisterError> {

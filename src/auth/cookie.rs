@@ -30,6 +30,9 @@
 use std::error::Error;
 use std::fmt;
 
+// A cookie name is a `token` (RFC 6265 §4.1.1, by way of RFC 9110 §5.6.2).
+use crate::http::headers::is_token;
+
 /// The cookies of one `Cookie` request header, in the order they were sent.
 ///
 /// Borrows from the header text: parsing copies nothing.
@@ -57,7 +60,7 @@ impl<'a> Cookies<'a> {
                 .strip_prefix('"')
                 .and_then(|inner| inner.strip_suffix('"'))
                 .unwrap_or(value);
-            if is_token(name) && is_cookie_value(value) {
+            if is_token(name.as_bytes()) && is_cookie_value(value) {
                 pairs.push((name, value));
             }
         }
@@ -146,7 +149,7 @@ impl SetCookie {
     /// §4.1.1's `cookie-octet` (no space, `"`, `,`, `;`, `\`, control or
     /// non-ASCII character). An empty value is allowed.
     pub fn new(name: &str, value: &str) -> Result<SetCookie, CookieError> {
-        if !is_token(name) {
+        if !is_token(name.as_bytes()) {
             return Err(CookieError::Name(name.to_string()));
         }
         if !is_cookie_value(value) {
@@ -268,17 +271,6 @@ impl Error for CookieError {}
 /// Space or tab: the whitespace allowed around `;` and `=`.
 fn is_space(c: char) -> bool {
     c == ' ' || c == '\t'
-}
-
-/// A `token` (RFC 6265 §4.1.1 refers to RFC 2616 §2.2; RFC 9110 §5.6.2 calls
-/// its characters `tchar`): one or more visible ASCII characters, none of
-/// them a separator.
-fn is_token(text: &str) -> bool {
-    const SEPARATORS: &[u8] = b"()<>@,;:\\\"/[]?={}";
-    !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !SEPARATORS.contains(&b))
 }
 
 /// Only `cookie-octet`s (§4.1.1): `%x21 / %x23-2B / %x2D-3A / %x3C-5B /

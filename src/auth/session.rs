@@ -142,12 +142,6 @@ impl SessionStore {
         }
     }
 
-    /// The timeouts and cap this store was made with (a login route uses
-    /// them for the cookie's `Max-Age`).
-    pub fn config(&self) -> SessionConfig {
-        self.config
-    }
-
     /// Starts a session for `username` and returns its new, random id.
     ///
     /// Fails only if the operating system's random source cannot be read;

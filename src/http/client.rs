@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use super::body::ChunkedDecoder;
 use super::headers::{self, Headers};
 use super::method::{Method, Version};
+use super::status::StatusCode;
 use crate::net::is_timeout;
 
 /// Default for every connect, read and write.
@@ -351,7 +352,7 @@ fn read_response(
             })
             .collect();
         connection.buffer.drain(..head_len);
-        if (100..200).contains(&status) {
+        if StatusCode::from_u16(status).is_some_and(StatusCode::is_informational) {
             continue;
         }
         let (body, framed) = read_body(connection, framing, timeout)?;
@@ -440,7 +441,8 @@ impl<'b> ResponseHead<'b> {
     /// How the body that follows is delimited (RFC 9112 §6.3); `head_only`
     /// when the request was `HEAD`, whose response never has one.
     pub fn framing(&self, head_only: bool) -> Result<ResponseFraming, ClientError> {
-        if head_only || (100..200).contains(&self.status) || matches!(self.status, 204 | 304) {
+        let forbids_body = StatusCode::from_u16(self.status).is_some_and(StatusCode::forbids_body);
+        if head_only || forbids_body {
             return Ok(ResponseFraming::None);
         }
         if self.headers.has_token("transfer-encoding", "chunked") {

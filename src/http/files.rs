@@ -108,11 +108,6 @@ impl StaticFiles {
         })
     }
 
-    /// The canonical root directory.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     fn lookup(&self, raw_path: &str) -> Lookup {
         let now = self.clock.now();
         let cached = self

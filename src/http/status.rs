@@ -79,11 +79,6 @@ impl StatusCode {
         self.0 < 200
     }
 
-    /// 2xx.
-    pub fn is_success(self) -> bool {
-        (200..300).contains(&self.0)
-    }
-
     /// Whether a response with this status never has a body: 1xx, 204 and
     /// 304 (RFC 9112 §6.3, rule 1).
     pub fn forbids_body(self) -> bool {
