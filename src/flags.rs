@@ -2,7 +2,7 @@
 //!
 //! A lab declares the flags it takes as a table of [`Flag`]s, parses
 //! `std::env::args()` once, and reads typed values back. Every binary in the
-//! kit follows the same conventions (see `DESIGN.md`): `--host` and `--port`
+//! kit follows the same conventions (README.md, "Start"): `--host` and `--port`
 //! with the course's aliases `--server-ip` and `--server-port`, `--help`, and
 //! a bad value is one line on stderr and exit code 2 — never a panic.
 //!

@@ -44,7 +44,7 @@ pub fn assert_percentiles_in_order(report: &Value, object: &str) {
 }
 
 /// Checks that example `name` refuses each command line of `cases` as the
-/// kit's conventions say (DESIGN.md): one line on stderr, nothing on
+/// kit's conventions say (README.md, "Start"): one line on stderr, nothing on
 /// stdout, exit code 2.
 pub fn assert_bad_flags_refused(name: &str, cases: &[&[&str]]) {
     for args in cases {
