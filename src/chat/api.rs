@@ -39,6 +39,7 @@ use super::service::Chat;
 use super::store::{Conversation, Cursor, Message};
 use super::ticket::Ticket;
 use super::tracker::{Listing, Peer, valid_port};
+use crate::auth::reply;
 use crate::http::{Handler, Method, Request, Response, Router, StatusCode};
 use crate::json::{self, Object, Value};
 
@@ -154,11 +155,7 @@ pub fn sent_answer(message: &Message, delivery: &Delivery) -> Value {
 /// The answer to a refused request: `{"status":"error","message":...}`
 /// with the error's status.
 pub fn error_answer(error: &ChatError) -> Response {
-    let body = json::object([
-        ("status", Value::from("error")),
-        ("message", error.to_string().into()),
-    ]);
-    Response::json(error.status(), body.to_string())
+    reply::json_status(error.status(), "error", &error.to_string())
 }
 
 fn json_answer(result: Result<Value, ChatError>) -> Response {

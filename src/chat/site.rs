@@ -15,9 +15,9 @@ use std::sync::Arc;
 use super::api;
 use super::service::{Chat, Settings};
 use crate::auth::Auth;
+use crate::auth::reply;
 use crate::http::files::StaticFiles;
 use crate::http::{Response, Router, StatusCode};
-use crate::json::{self, Value};
 
 /// Where `GET /` sends the browser.
 pub const CHAT_PAGE: &str = "/chat.html";
@@ -54,13 +54,7 @@ pub fn app(auth: &Arc<Auth>, chat: &Arc<Chat>, files: StaticFiles) -> Router {
         })
         // Every answer of the API is JSON, errors included — also those
         // the router and the server give before a handler runs.
-        .errors(|status, message| {
-            let body = json::object([
-                ("status", Value::from("error")),
-                ("message", Value::from(message)),
-            ]);
-            Response::json(status, body.to_string())
-        });
+        .errors(|status, message| reply::json_status(status, "error", message));
     let router = api::mount(auth.routes(router), chat, |handler| auth.protect(handler));
     router.fallback(files)
 }

@@ -83,7 +83,7 @@ pub fn app(node: &Arc<PeerNode>, auth: &Arc<Auth>, files: StaticFiles) -> Router
         .post("/logout", with(node, auth, logout))
         .post("/register", with(node, auth, register))
         // Every answer of the API is JSON, errors included, as lab 4's.
-        .errors(error_json);
+        .errors(|status, message| json_status(status, "error", message));
     ROUTES
         .iter()
         .fold(router, |router, &(method, path, route)| {
@@ -290,15 +290,6 @@ fn ok_json(value: &Value) -> Response {
     Response::json(StatusCode::OK, value.to_string())
 }
 
-/// `{"status":"error","message":...}` with `status`.
-fn error_json(status: StatusCode, message: &str) -> Response {
-    let body = json::object([
-        ("status", Value::from("error")),
-        ("message", Value::from(message)),
-    ]);
-    Response::json(status, body.to_string())
-}
-
 /// The answer for a tracker that refused (its status and message) or
 /// failed (502).
 fn tracker_error(error: &TrackerError) -> Response {
@@ -313,7 +304,7 @@ fn tracker_error(error: &TrackerError) -> Response {
         TrackerError::Refused { message, .. } => message.clone(),
         error => error.to_string(),
     };
-    error_json(status, &message)
+    json_status(status, "error", &message)
 }
 
 /// The tracker's answer, for the browser: its status, its body and the
@@ -332,8 +323,9 @@ fn relayed(answer: &ClientResponse) -> Response {
 /// 500 for a failure of the node's own; the details go to the log.
 fn internal_error(doing: &str, error: &dyn std::error::Error) -> Response {
     eprintln!("error: {doing}: {error}");
-    error_json(
+    json_status(
         StatusCode::INTERNAL_SERVER_ERROR,
+        "error",
         &format!("the node failed while {doing}"),
     )
 }

@@ -177,7 +177,7 @@ impl Example {
             Ok(line) => line,
             Err(_) => panic!(
                 "{name} printed no first line on stdout within {STEP_TIMEOUT:?}; \
-                 expected `listening on http://HOST:PORT` (README.md, "Start"); stderr: {:?}",
+                 expected `listening on http://HOST:PORT` (README.md, \"Start\"); stderr: {:?}",
                 example.stderr_lines()
             ),
         };
