@@ -27,6 +27,10 @@ pub const TEMP_SUFFIX: &str = ".tmp";
 /// Replaces the file at `path` with `contents` so that a crash at any
 /// moment leaves either the old file or the new one whole.
 ///
+/// Two writers of the same `path` at once would share the temporary file:
+/// callers serialize their writes (the accounts, the tracker and the
+/// outbox each write under their own lock).
+///
 /// The contents go to `path` + [`TEMP_SUFFIX`] in the same directory (hence
 /// the same file system, where `rename` is atomic), which is synced and
 /// then renamed over `path`; last, the directory is synced so that the

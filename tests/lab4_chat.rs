@@ -24,11 +24,11 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak, mpsc};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use support::http::{Answer, HttpConn, exchange};
-use support::{Example, Failure, STEP_TIMEOUT, TempDir, connect, escape};
+use support::{Example, Failure, STEP_TIMEOUT, TempDir, connect, escape, wait_until};
 use weaprous::auth::app::{Auth, AuthConfig};
 use weaprous::auth::password::TEST_ITERATIONS;
 use weaprous::chat::events::HEARTBEAT;
@@ -348,19 +348,6 @@ impl Tab {
     fn broadcast(&mut self, from: &str, channel: &str, text: &str) -> Value {
         self.try_broadcast(from, channel, text)
             .unwrap_or_else(|error| panic!("{from} broadcasts {text:?} in {channel}: {error}"))
-    }
-}
-
-/// Waits (at most [`STEP_TIMEOUT`]) until `done` holds, polling.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    const POLL: Duration = Duration::from_millis(10);
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "waited {STEP_TIMEOUT:?} for {what}"
-        );
-        thread::sleep(POLL);
     }
 }
 

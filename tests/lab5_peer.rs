@@ -22,7 +22,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::http::{Answer, RawResponse, exchange};
-use support::{Example, Failure, Rng, STEP_TIMEOUT, TempDir, connect, escape, run_example};
+use support::{
+    Example, Failure, Rng, STEP_TIMEOUT, TempDir, connect, escape, run_example, wait_until,
+};
 use weaprous::auth::app::{Auth, AuthConfig};
 use weaprous::auth::password::TEST_ITERATIONS;
 use weaprous::chat::{Chat, Settings, site};
@@ -386,19 +388,6 @@ fn three_peers(tracker: &Tracker) -> ([TempDir; 3], [Peer; 3]) {
     let peers =
         [0, 1, 2].map(|n| Peer::joined(tracker, &dirs[n].path, ["alice", "bob", "carol"][n]));
     (dirs, peers)
-}
-
-/// Waits (at most [`STEP_TIMEOUT`]) until `done` holds, polling.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    const POLL: Duration = Duration::from_millis(10);
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "waited {STEP_TIMEOUT:?} for {what}"
-        );
-        thread::sleep(POLL);
-    }
 }
 
 /// A text no hard-coded answer can know.

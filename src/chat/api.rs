@@ -369,10 +369,12 @@ fn bad(reason: &str) -> ChatError {
     ChatError::BadRequest(reason.to_string())
 }
 
+/// The string `key` of a request body; 400 when it is missing or not a string.
 pub(crate) fn required_text<'a>(body: &'a Object, key: &str) -> Result<&'a str, ChatError> {
     fields::required_str(body, key).map_err(ChatError::BadRequest)
 }
 
+/// The string `key` of a request body, if present; 400 when it is not a string.
 pub(crate) fn optional_text<'a>(body: &'a Object, key: &str) -> Result<Option<&'a str>, ChatError> {
     fields::optional_str(body, key).map_err(ChatError::BadRequest)
 }

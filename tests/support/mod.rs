@@ -30,6 +30,21 @@ use std::time::{Duration, Instant};
 /// only there so that a server that hangs fails the test instead of hanging it.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Waits (at most [`STEP_TIMEOUT`]) until `done` holds, polling: for a
+/// state another process or thread reaches in its own time (a file
+/// written, a node registered), which nothing can signal to the test.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    const POLL: Duration = Duration::from_millis(10);
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "waited {STEP_TIMEOUT:?} for {what}"
+        );
+        thread::sleep(POLL);
+    }
+}
+
 /// Connects to `addr` with [`STEP_TIMEOUT`] on connect, read and write.
 pub fn connect(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect_timeout(&addr, STEP_TIMEOUT)
